@@ -1,0 +1,1 @@
+"""Trained model -> verified, reproducible, content-addressed bundle (see compiler/bundle.py)."""

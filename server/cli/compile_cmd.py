@@ -1,0 +1,5 @@
+"""`scoregate compile` and `scoregate demo` (filled in by the compiler)."""
+
+from __future__ import annotations
+
+commands: list = []
