@@ -1,0 +1,107 @@
+"""ServeConfig: the gateway's settings from a TOML file, then SCOREGATE_SERVE_* environment, then flags.
+
+Validated at start: a bad value stops the gateway with the setting, the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from compiler.errors import InvalidInput
+
+ENV_PREFIX = "SCOREGATE_SERVE_"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 50051  # 0 = any free port
+    workers: int = 1  # processes sharing the port (SO_REUSEPORT)
+    max_batch_size: int = 256  # rows per compute call
+    max_wait_us: int = 0  # batching window after the first queued request; 0 = natural batching
+    max_queue: int = 2048  # queued requests per model version before shedding (RESOURCE_EXHAUSTED)
+    inline_max_rows: int = 0  # batches up to this many rows compute on the event loop; 0 = always the executor
+    executor_threads: int = 1  # shared compute threads per worker
+    intra_op_threads: int = 1  # ONNX Runtime threads per session
+    max_rows: int = 4096  # rows per call (ScoreBatch, OIP); capped before allocation
+    max_message_bytes: int = 16 * 1024 * 1024
+    stream_window: int = 128  # requests in flight per ScoreStream
+    poll_interval_ms: int = 200  # how often the registry's routing revision is read
+    grace_s: float = 10.0  # SIGTERM: time for in-flight requests to finish
+    tls_cert: str = ""  # PEM server certificate chain; with tls_key enables TLS
+    tls_key: str = ""
+    tls_client_ca: str = ""  # PEM CA bundle: when set, clients must present a certificate (mutual TLS)
+    token_file: str = ""  # bearer tokens for scoring calls, one per line; empty = no token required
+
+    def validate(self) -> ServeConfig:
+        cores = os.cpu_count() or 1
+        _check(0 <= self.port <= 65535, "port", self.port, "0..65535")
+        _check(1 <= self.workers <= 64, "workers", self.workers, "1..64")
+        for name in ("max_batch_size", "max_queue", "executor_threads", "intra_op_threads", "max_rows",
+                     "stream_window", "poll_interval_ms", "max_message_bytes"):
+            _check(getattr(self, name) >= 1, name, getattr(self, name), "a positive integer")
+        _check(self.max_wait_us >= 0, "max_wait_us", self.max_wait_us, ">= 0")
+        _check(self.inline_max_rows >= 0, "inline_max_rows", self.inline_max_rows, ">= 0")
+        _check(self.grace_s >= 0, "grace_s", self.grace_s, ">= 0")
+        _check(self.executor_threads * self.intra_op_threads <= cores, "executor_threads x intra_op_threads",
+               self.executor_threads * self.intra_op_threads, f"<= {cores} cores (oversubscription slows every request)")
+        _check(bool(self.tls_cert) == bool(self.tls_key), "tls_cert/tls_key", f"{self.tls_cert!r}/{self.tls_key!r}",
+               "both set or both empty")
+        _check(not self.tls_client_ca or bool(self.tls_cert), "tls_client_ca", self.tls_client_ca,
+               "mutual TLS needs tls_cert and tls_key too")
+        for name in ("tls_cert", "tls_key", "tls_client_ca", "token_file"):
+            path = getattr(self, name)
+            _check(not path or Path(path).is_file(), name, path, "an existing file")
+        return self
+
+    def tokens(self) -> frozenset[str]:
+        if not self.token_file:
+            return frozenset()
+        tokens = frozenset(t.strip() for t in Path(self.token_file).read_text().splitlines() if t.strip())
+        _check(bool(tokens), "token_file", self.token_file, "at least one token")
+        return tokens
+
+
+def _check(ok: bool, name: str, value: Any, expected: str) -> None:
+    if not ok:
+        raise InvalidInput(f"serve setting {name} = {value!r} is invalid; expected {expected}")
+
+
+def _coerce(name: str, kind: type, raw: Any) -> Any:
+    try:
+        if kind is bool:
+            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"serve setting {name} = {raw!r} is invalid; expected {kind.__name__}") from exc
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> ServeConfig:
+    """File < environment < flags (None values in overrides are ignored)."""
+    types = {f.name: type(f.default) for f in fields(ServeConfig)}
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise InvalidInput(f"config file {path}: cannot read it as TOML ({exc})") from exc
+        table = raw.get("serve", raw)
+        unknown = sorted(set(table) - set(types))
+        if unknown:
+            raise InvalidInput(f"config file {path}: unknown setting(s) {unknown}; known: {sorted(types)}")
+        values.update(table)
+    for key, raw in (env if env is not None else os.environ).items():
+        if key.startswith(ENV_PREFIX):
+            name = key[len(ENV_PREFIX):].lower()
+            if name not in types:
+                raise InvalidInput(f"environment {key}: unknown setting {name!r}; known: {sorted(types)}")
+            values[name] = raw
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    coerced = {name: _coerce(name, types[name], raw) for name, raw in values.items()}
+    return dataclasses.replace(ServeConfig(), **coerced).validate()

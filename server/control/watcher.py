@@ -1,0 +1,153 @@
+"""RoutingWatcher: polls the registry's routing revision (one cheap read), and when it moves, loads and
+warms new runners on its own thread, then swaps the routing table on the event loop and drains old arms.
+
+Control never reaches into the hot path: requests only ever see a complete, warmed table. A version that
+fails to load (digest mismatch, bad ONNX) leaves the current one serving, with a ledger entry and a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol, Sequence
+
+from compiler.bundle import Bundle
+from server.batching.batcher import BatchConfig, Batcher, BatchStats
+from server.routing.table import Arm, ModelRoutes, RoutingTable
+from server.runtime.runner import ModelRunner, RunnerKey
+
+log = logging.getLogger("scoregate.control")
+
+
+class RoutingSource(Protocol):
+    """What the watcher needs from the registry (registry.service.Registry provides it)."""
+
+    def routing_revision(self) -> int: ...
+    def deployments(self) -> Sequence[Any]: ...
+    def version(self, name: str, version: int) -> Any: ...
+    def open_bundle(self, name: str, version: int) -> Bundle: ...
+    def record_gateway_event(self, action: str, model: str, version: int | None, details: dict) -> None: ...
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    batch: BatchConfig
+    intra_op_threads: int
+    max_rows: int
+    poll_interval_s: float
+
+
+class RoutingWatcher:
+    def __init__(self, source: RoutingSource, install: Callable[[RoutingTable], None], current: Callable[[], RoutingTable],
+                 loop: asyncio.AbstractEventLoop, executor: Executor, config: RuntimeConfig,
+                 on_batch: Callable[[RunnerKey, BatchStats], None] | None = None) -> None:
+        self._source = source
+        self._install = install
+        self._current = current
+        self._loop = loop
+        self._executor = executor
+        self._config = config
+        self._on_batch = on_batch
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.applied_revision = -1
+        self.failures: dict[RunnerKey, str] = {}  # keys that failed to load, so one bad bundle is tried once
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop_forever, name="scoregate-routing", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _loop_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # noqa: BLE001 - the watcher must survive a bad poll (db briefly unavailable, ...)
+                log.exception("routing poll failed; keeping the current routing table")
+            self._stop.wait(self._config.poll_interval_s)
+
+    def poll_once(self) -> bool:
+        """Apply the registry's routing state if its revision moved; True when a new table was installed."""
+        revision = self._source.routing_revision()
+        if revision == self.applied_revision:
+            return False
+        deployments = self._source.deployments()
+        current = self._current()
+        existing = {arm.runner.key: arm.runner for arm in current.arms()}
+        plan: dict[str, dict[str, Any]] = {}
+        pending: dict[str, str] = {}
+        for d in deployments:
+            if d.champion is None:
+                pending[d.model] = "no champion is deployed"
+                continue
+            champion = self._runner(d.model, d.champion, existing)
+            if champion is None:
+                pending[d.model] = f"version {d.champion} failed to load (see the ledger)"
+                continue
+            canary = self._runner(d.model, d.canary, existing) if d.canary and d.canary_weight > 0 else None
+            plan[d.model] = {"champion": champion, "canary": canary,
+                             "weight": d.canary_weight if canary else 0.0, "salt": f"{d.model}:{d.canary}"}
+        future = asyncio.run_coroutine_threadsafe(self._swap(revision, plan, pending), self._loop)
+        future.result(timeout=60)
+        self.applied_revision = revision
+        return True
+
+    def _runner(self, model: str, version: int | None, existing: dict[RunnerKey, ModelRunner]) -> ModelRunner | None:
+        if version is None:
+            return None
+        record = self._source.version(model, version)
+        key = RunnerKey(model, version, record.digest)
+        if key in existing:
+            return existing[key]
+        if key in self.failures:
+            return self._fallback(model, existing)
+        try:
+            runner = ModelRunner(key, self._source.open_bundle(model, version), self._config.intra_op_threads,
+                                 self._config.max_rows)
+            runner.warm()
+            log.info("loaded %s v%d (%s…)", model, version, key.digest[:12])
+            return runner
+        except Exception as exc:  # noqa: BLE001 - any load failure keeps the current version serving
+            self.failures[key] = f"{type(exc).__name__}: {exc}"
+            log.error("model %s v%d failed to load, keeping the current version: %s", model, version, exc)
+            self._source.record_gateway_event("load_failed", model, version, {"error": str(exc)[:500]})
+            return self._fallback(model, existing)
+
+    def _fallback(self, model: str, existing: dict[RunnerKey, ModelRunner]) -> ModelRunner | None:
+        routes = self._current().models.get(model)
+        return routes.champion.runner if routes is not None else None
+
+    async def _swap(self, revision: int, plan: dict[str, dict[str, Any]], pending: dict[str, str]) -> None:
+        old = self._current()
+        arms = {arm.runner.key: arm for arm in old.arms()}
+        models = {}
+        for name, p in plan.items():
+            champion = self._arm(p["champion"], arms)
+            canary = self._arm(p["canary"], arms) if p["canary"] is not None else None
+            models[name] = ModelRoutes(name, champion, canary, p["weight"], p["salt"])
+        table = RoutingTable(revision, models, pending)
+        self._install(table)
+        live = {arm.runner.key for arm in table.arms()}
+        for key, arm in arms.items():
+            if key not in live:
+                asyncio.get_running_loop().create_task(arm.batcher.close())  # drain: finish queued, then stop
+
+    def _arm(self, runner: ModelRunner, arms: dict[RunnerKey, Arm]) -> Arm:
+        arm = arms.get(runner.key)
+        if arm is None:
+            on_batch = None
+            if self._on_batch is not None:
+                hook, key = self._on_batch, runner.key
+                on_batch = lambda stats: hook(key, stats)  # noqa: E731
+            batcher = Batcher(runner.run, self._config.batch, self._executor, on_batch)
+            batcher.start()
+            arm = Arm(runner, batcher)
+            arms[runner.key] = arm
+        return arm

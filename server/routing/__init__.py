@@ -1,0 +1,1 @@
+"""The routing table (an immutable snapshot swapped atomically) and the per-request route decision."""

@@ -1,0 +1,1 @@
+"""Model runners: one immutable model version ready to compute (feature program + ONNX session + schema)."""
