@@ -11,7 +11,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -127,12 +127,14 @@ class Gateway:
             await self._server.wait_for_termination()
 
 
-async def serve_forever(config: ServeConfig, source: Any) -> None:
+async def serve_forever(config: ServeConfig, source: Any, announce: Callable[[int], None] | None = None) -> None:
     """Run one gateway process until SIGTERM/SIGINT, then stop gracefully."""
     import signal
 
     gateway = Gateway(config, source)
-    await gateway.start()
+    port = await gateway.start()
+    if announce is not None:
+        announce(port)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -11,13 +11,14 @@ from server.cli.context import CliContext, pass_cli
 
 @click.command("demo")
 @click.option("--once", is_flag=True, help="Exit after the sample requests instead of serving on")
+@click.option("--port", type=int, default=50051, show_default=True, help="0 picks a free port")
 @pass_cli
-def demo_command(cli: CliContext, once: bool) -> None:
-    """Build the demo credit model, compile it with proven parity, and (as the gateway lands) serve it."""
+def demo_command(cli: CliContext, once: bool, port: int) -> None:
+    """Compile, register, approve (four-eyes), deploy, serve and score the demo credit model."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from server.demo import DemoConfig, run_demo
 
-    run_demo(DemoConfig(home=cli.home, actor=cli.actor), say=click.echo)
+    run_demo(DemoConfig(home=cli.home, actor=cli.actor, port=port, once=once), say=click.echo)
 
 
 commands = [demo_command]

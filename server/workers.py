@@ -1,0 +1,92 @@
+"""Multi-core serving: N worker processes share one port through SO_REUSEPORT.
+
+The parent reserves the port (binding, not listening, a SO_REUSEPORT socket: the kernel spreads
+connections over listening sockets only), then forks the workers before any gRPC object exists. Each
+worker builds its own gateway and registry connection and converges on the registry's routing state by
+itself. The parent forwards SIGTERM/SIGINT and restarts a worker that dies unexpectedly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import time
+from typing import Any, Callable
+
+from server.app import serve_forever
+from server.config import ServeConfig
+
+log = logging.getLogger("scoregate.workers")
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _child(config: ServeConfig, make_source: Callable[[], Any]) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    code = 0
+    try:
+        asyncio.run(serve_forever(config, make_source()))
+    except BaseException:  # noqa: BLE001 - a worker reports and exits; the parent decides what next
+        log.exception("worker %d failed", os.getpid())
+        code = 1
+    os._exit(code)
+
+
+def run_workers(config: ServeConfig, make_source: Callable[[], Any], announce: Callable[[int], None]) -> int:
+    """Serve with config.workers processes until SIGTERM/SIGINT; returns the exit code."""
+    if config.workers == 1:
+        asyncio.run(serve_forever(config, make_source(), announce))
+        return 0
+    holder = reserve_port(config.host, config.port)
+    config = dataclasses.replace(config, port=holder.getsockname()[1])
+    stopping = False
+    children: dict[int, float] = {}
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:
+            holder.close()
+            _child(config, make_source)
+        children[pid] = time.monotonic()
+
+    def forward(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for _ in range(config.workers):
+        spawn()
+    announce(config.port)
+    failed = 0
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        started = children.pop(pid, None)
+        if started is None:
+            continue
+        if not stopping and (not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0):
+            failed += 1
+            log.error("worker %d exited unexpectedly (status %d); restarting", pid, status)
+            time.sleep(min(5.0, 0.2 * failed))
+            spawn()
+    holder.close()
+    return 0
