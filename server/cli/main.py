@@ -43,8 +43,8 @@ _register_commands()
 def run(argv: list[str] | None = None) -> int:
     """Domain and usage errors become one line on stderr and a non-zero exit, never a traceback."""
     try:
-        app.main(args=argv, prog_name="scoregate", standalone_mode=False)
-        return 0
+        # without standalone mode click returns (not raises) the code of a click.exceptions.Exit
+        return int(app.main(args=argv, prog_name="scoregate", standalone_mode=False) or 0)
     except ScoregateError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1

@@ -36,7 +36,7 @@ class RegistrySource:
         return self._registry.open_bundle(name, version)
 
     def record_gateway_event(self, action: str, model: str, version: int | None, details: dict) -> None:
-        self._registry.record_event(self.actor, f"gateway.{action}", model, version, details)
+        self._registry.record(self.actor, f"gateway.{action}", model, version, details)
 
     def close(self) -> None:
         self._registry.close()

@@ -1,0 +1,99 @@
+"""Decision-log append rate (records/s per batch size) and chain verify rate (entries/s), on real files.
+
+Run: `python -m benchmarks.ledger_throughput [--records N] [--synchronous NORMAL|FULL]`. Uses a fresh
+temporary directory; prints a small table. Numbers are single-process, single-core wall-clock rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import tempfile
+import time
+from pathlib import Path
+
+from registry.audit import verify_ledger
+from registry.decisions import DecisionLog
+from registry.ledger import append_entry
+from registry.records import DecisionRecord, utc_now
+from registry.service import Registry
+
+
+def records(n: int) -> list[DecisionRecord]:
+    now = utc_now()
+    digest = hashlib.sha256(b"bundle").hexdigest()
+    return [DecisionRecord(now, f"req-{i:012d}", "card-auth", "cards", 3, digest, "champion",
+                           hashlib.sha256(str(i).encode()).hexdigest(), (i % 1000) / 1000.0, "bad", "OK", 850 + i % 97)
+            for i in range(n)]
+
+
+def append_rate(path: Path, batch: int, total: int, synchronous: str) -> float:
+    log = DecisionLog(path, synchronous=synchronous)
+    recs = records(total)
+    batches = [recs[i:i + batch] for i in range(0, total, batch)]
+    t0 = time.perf_counter()
+    for b in batches:
+        log.append_batch(b)
+    dt = time.perf_counter() - t0
+    log.close()
+    return total / dt
+
+
+def verify_rate(path: Path) -> tuple[float, int]:
+    log = DecisionLog(path)
+    t0 = time.perf_counter()
+    report = log.verify()
+    dt = time.perf_counter() - t0
+    log.close()
+    if not report.ok:
+        raise SystemExit(f"verify failed: {report.reason}")
+    return report.entries / dt, report.entries
+
+
+def lifecycle_rates(home: Path, n: int) -> tuple[float, float]:
+    """Lifecycle ledger: verify rate (entries/s) over n entries, and the gateway's routing-revision poll (calls/s)."""
+    reg = Registry(home, synchronous="NORMAL")
+
+    def fill(tx) -> None:
+        for i in range(n):
+            append_entry(tx, "bench", "drift.alert", "cards", 1, None, {"feature": f"f{i % 30}", "psi": i / n})
+
+    reg.store.write(fill)
+    t0 = time.perf_counter()
+    report = verify_ledger(reg)
+    verify = report.entries / (time.perf_counter() - t0)
+    polls = 20_000
+    t0 = time.perf_counter()
+    for _ in range(polls):
+        reg.routing_revision()
+    poll = polls / (time.perf_counter() - t0)
+    reg.close()
+    if not report.ok:
+        raise SystemExit(f"verify failed: {report.reason}")
+    return verify, poll
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--records", type=int, default=100_000, help="records per batch-size run (batch 1 uses 1/10)")
+    ap.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="scoregate-bench-") as tmp:
+        rows = []
+        for batch in (1, 64, 512):
+            total = max(args.records // 10, 1000) if batch == 1 else args.records
+            rate = append_rate(Path(tmp) / f"decisions-b{batch}.db", batch, total, args.synchronous)
+            rows.append((f"append batch={batch}", total, rate))
+        vrate, n = verify_rate(Path(tmp) / "decisions-b512.db")
+        rows.append(("verify decisions", n, vrate))
+        lrate, prate = lifecycle_rates(Path(tmp) / "home", args.records // 2)
+        rows.append(("verify ledger", args.records // 2, lrate))
+        rows.append(("routing_revision()", 20_000, prate))
+    print(f"synchronous={args.synchronous}")
+    print(f"{'operation':<20} {'entries':>9} {'per second':>12}")
+    for name, n, rate in rows:
+        print(f"{name:<20} {n:>9} {rate:>12,.0f}")
+
+
+if __name__ == "__main__":
+    main()
