@@ -59,7 +59,10 @@ class Gateway:
                    ("grpc.max_send_message_length", cfg.max_message_bytes),
                    ("grpc.so_reuseport", 1 if cfg.workers > 1 else 0)]
         interceptors = [BearerTokenInterceptor(tokens)] if tokens else []
-        return grpc.aio.server(options=options, interceptors=interceptors)
+        # admission control: past max_concurrent_rpcs grpc answers RESOURCE_EXHAUSTED at once, so overload
+        # sheds fast instead of queueing every caller into its deadline
+        return grpc.aio.server(options=options, interceptors=interceptors,
+                               maximum_concurrent_rpcs=cfg.max_concurrent_rpcs)
 
     def _add_services(self, server: grpc.aio.Server) -> None:
         scoring_pb2_grpc.add_ScoringServicer_to_server(
@@ -69,7 +72,7 @@ class Gateway:
             from server.api.oip import grpc_predict_v2_pb2, grpc_predict_v2_pb2_grpc
             from server.rpc.oip import OipServicer
 
-            grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(OipServicer(self.core), server)
+            grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(OipServicer(self.core, self.config.max_rows), server)
             names.append(grpc_predict_v2_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name)
         except ImportError:  # pragma: no cover - OIP stubs are generated; absent only mid-development
             log.warning("Open Inference Protocol stubs missing; OIP not served")
@@ -88,8 +91,10 @@ class Gateway:
         runtime = RuntimeConfig(BatchConfig(cfg.max_batch_size, cfg.max_wait_us, cfg.max_queue, cfg.inline_max_rows),
                                 cfg.intra_op_threads, cfg.max_rows, cfg.poll_interval_ms / 1000.0)
         self._watcher = RoutingWatcher(self.source, self._install, lambda: self.core.table, loop, self._executor, runtime)
+        # load + warm before the port accepts anything: with SO_REUSEPORT a starting worker must not take
+        # connections it cannot serve yet
+        await loop.run_in_executor(None, self._watcher.poll_once)
         await server.start()
-        await loop.run_in_executor(None, self._watcher.poll_once)  # load + warm before reporting SERVING
         self.core.set_accepting(True)
         await self.health.set("", SERVING)
         self._watcher.start()

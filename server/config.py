@@ -25,11 +25,12 @@ class ServeConfig:
     max_batch_size: int = 256  # rows per compute call
     max_wait_us: int = 0  # batching window after the first queued request; 0 = natural batching
     max_queue: int = 2048  # queued requests per model version before shedding (RESOURCE_EXHAUSTED)
-    inline_max_rows: int = 0  # batches up to this many rows compute on the event loop; 0 = always the executor
+    inline_max_rows: int = 16  # batches up to this many rows compute on the event loop; 0 = always the executor
     executor_threads: int = 1  # shared compute threads per worker
     intra_op_threads: int = 1  # ONNX Runtime threads per session
     max_rows: int = 4096  # rows per call (ScoreBatch, OIP); capped before allocation
     max_message_bytes: int = 16 * 1024 * 1024
+    max_concurrent_rpcs: int = 256  # admitted at once per worker; beyond it grpc sheds with RESOURCE_EXHAUSTED
     stream_window: int = 128  # requests in flight per ScoreStream
     poll_interval_ms: int = 200  # how often the registry's routing revision is read
     grace_s: float = 10.0  # SIGTERM: time for in-flight requests to finish
@@ -43,7 +44,7 @@ class ServeConfig:
         _check(0 <= self.port <= 65535, "port", self.port, "0..65535")
         _check(1 <= self.workers <= 64, "workers", self.workers, "1..64")
         for name in ("max_batch_size", "max_queue", "executor_threads", "intra_op_threads", "max_rows",
-                     "stream_window", "poll_interval_ms", "max_message_bytes"):
+                     "stream_window", "poll_interval_ms", "max_message_bytes", "max_concurrent_rpcs"):
             _check(getattr(self, name) >= 1, name, getattr(self, name), "a positive integer")
         _check(self.max_wait_us >= 0, "max_wait_us", self.max_wait_us, ">= 0")
         _check(self.inline_max_rows >= 0, "inline_max_rows", self.inline_max_rows, ">= 0")

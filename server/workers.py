@@ -3,7 +3,8 @@
 The parent reserves the port (binding, not listening, a SO_REUSEPORT socket: the kernel spreads
 connections over listening sockets only), then forks the workers before any gRPC object exists. Each
 worker builds its own gateway and registry connection and converges on the registry's routing state by
-itself. The parent forwards SIGTERM/SIGINT and restarts a worker that dies unexpectedly.
+itself. The parent announces the port once every worker is ready, forwards SIGTERM/SIGINT and restarts a worker
+that dies unexpectedly.
 """
 
 from __future__ import annotations
@@ -31,16 +32,35 @@ def reserve_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _child(config: ServeConfig, make_source: Callable[[], Any]) -> None:
+def _child(config: ServeConfig, make_source: Callable[[], Any], ready_fd: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     code = 0
+
+    def ready(_port: int) -> None:
+        os.write(ready_fd, b"1")
+        os.close(ready_fd)
+
     try:
-        asyncio.run(serve_forever(config, make_source()))
+        asyncio.run(serve_forever(config, make_source(), ready))
     except BaseException:  # noqa: BLE001 - a worker reports and exits; the parent decides what next
         log.exception("worker %d failed", os.getpid())
         code = 1
     os._exit(code)
+
+
+def _wait_ready(fd: int, workers: int, timeout: float = 300.0) -> None:
+    """Block until every worker has loaded its models and listens (each writes one byte), or timeout."""
+    import select
+
+    seen, deadline = 0, time.monotonic() + timeout
+    while seen < workers and time.monotonic() < deadline:
+        readable, _, _ = select.select([fd], [], [], 1.0)
+        if readable:
+            data = os.read(fd, workers)
+            if not data:
+                break
+            seen += len(data)
 
 
 def run_workers(config: ServeConfig, make_source: Callable[[], Any], announce: Callable[[int], None]) -> int:
@@ -52,12 +72,14 @@ def run_workers(config: ServeConfig, make_source: Callable[[], Any], announce: C
     config = dataclasses.replace(config, port=holder.getsockname()[1])
     stopping = False
     children: dict[int, float] = {}
+    ready_r, ready_w = os.pipe()
 
     def spawn() -> None:
         pid = os.fork()
         if pid == 0:
             holder.close()
-            _child(config, make_source)
+            os.close(ready_r)
+            _child(config, make_source, ready_w)
         children[pid] = time.monotonic()
 
     def forward(signum: int, _frame: Any) -> None:
@@ -73,6 +95,7 @@ def run_workers(config: ServeConfig, make_source: Callable[[], Any], announce: C
     signal.signal(signal.SIGINT, forward)
     for _ in range(config.workers):
         spawn()
+    _wait_ready(ready_r, config.workers)
     announce(config.port)
     failed = 0
     while children:

@@ -28,6 +28,7 @@ def _announce(host: str, workers: int):  # noqa: ANN202
 @click.option("--max-wait-us", type=int)
 @click.option("--max-queue", type=int)
 @click.option("--inline-max-rows", type=int)
+@click.option("--max-concurrent-rpcs", type=int)
 @click.option("--token-file", help="Bearer tokens for scoring calls, one per line")
 @click.option("--tls-cert")
 @click.option("--tls-key")
