@@ -1,0 +1,133 @@
+"""Benchmark output: a JSON file per run, a Markdown table, PNG plots, and the goals checked against them."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+COLUMNS = ("series", "point", "rps", "rows/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "errors", "client CPU",
+           "server CPU", "rps vs ref", "p50 vs ref")
+
+
+def _ms(us: float) -> str:
+    return "-" if us != us else f"{us / 1000:.2f}"
+
+
+def _ref_run(scenario: dict[str, Any], point: float) -> dict[str, Any] | None:
+    ref = scenario["series"].get(scenario["reference"], [])
+    return next((r for r in ref if r["point"] == point), None)
+
+
+def _row(label: str, r: dict[str, Any], scenario: dict[str, Any]) -> list[str]:
+    ref = _ref_run(scenario, r["point"])
+    if scenario["reference"] == "capacity" and scenario.get("capacity_rps"):
+        rps_ratio = f"{r['rps'] / scenario['capacity_rps']:.2f}x cap"
+    else:
+        rps_ratio = f"{r['rps'] / ref['rps']:.2f}x" if ref and ref["rps"] else "-"
+    p50_ratio = f"{r['p50_us'] / ref['p50_us']:.2f}x" if ref and ref["p50_us"] == ref["p50_us"] and ref["p50_us"] else "-"
+    errors = ", ".join(f"{k} {v}" for k, v in sorted(r["errors"].items())) or "0"
+    point = f"{r['point']:g}x cap" if r["mode"] == "open" else f"c={int(r['point'])}"
+    return [label, point, f"{r['rps']:.0f}", f"{r['rows_per_s']:.0f}", _ms(r["p50_us"]), _ms(r["p90_us"]),
+            _ms(r["p99_us"]), _ms(r["p999_us"]), errors, f"{r['client_cpu']:.2f}", f"{r['server_cpu']:.2f}",
+            rps_ratio, p50_ratio]
+
+
+def markdown(run: dict[str, Any]) -> str:
+    m = run["machine"]
+    out = [f"### scoregate benchmarks ({run['mode']} mode, {time.strftime('%Y-%m-%d', time.gmtime(run['started']))})",
+           "", f"{m['cores']} cores, {m['cpu'] or 'unknown CPU'}, Python {m['python']}; every figure in one run, "
+           "client and server on the same machine (CPU columns: cores busy).", ""]
+    for name, sc in run["scenarios"].items():
+        out += [f"**{sc['title']}** (`{name}`, ratios vs `{sc['reference']}`)", "",
+                "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+        for label, runs in sc["series"].items():
+            out += ["| " + " | ".join(_row(label, r, sc)) + " |" for r in runs]
+        out.append("")
+    goals = check_goals(run)
+    if goals:
+        out += ["**Goals**", ""] + [f"- {'met' if g['met'] else 'MISSED'}: {g['goal']} (measured {g['measured']})"
+                                    for g in goals] + [""]
+    return "\n".join(out)
+
+
+def _find(run: dict[str, Any], scenario: str, label: str, point: float) -> dict[str, Any] | None:
+    runs = run["scenarios"].get(scenario, {}).get("series", {}).get(label, [])
+    return next((r for r in runs if r["point"] == point), None)
+
+
+def check_goals(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's goals, evaluated on this run's figures where the run has them."""
+    goals = []
+    lat = "latency_vs_concurrency"
+    sg64, echo64, sk64 = (_find(run, lat, k, 64) for k in ("scoregate", "echo", "sklearn"))
+    echo_best = max((r["rps"] for r in run["scenarios"].get(lat, {}).get("series", {}).get("echo", [])), default=0)
+    if sg64 and echo_best:
+        ratio = sg64["rps"] / echo_best
+        goals.append({"goal": "single-row rps at c=64 >= 0.8x the echo ceiling", "met": ratio >= 0.8,
+                      "measured": f"{ratio:.2f}x ({sg64['rps']:.0f} vs {echo_best:.0f} rps)"})
+    sk_best = max((r["rps"] for r in run["scenarios"].get(lat, {}).get("series", {}).get("sklearn", [])), default=0)
+    if sg64 and sk_best:
+        ratio = sg64["rps"] / sk_best
+        goals.append({"goal": "single-row rps at c=64 >= 5x the hand-written sklearn server", "met": ratio >= 5,
+                      "measured": f"{ratio:.1f}x ({sg64['rps']:.0f} vs {sk_best:.0f} rps)"})
+    sg1, echo1 = _find(run, lat, "scoregate", 1), _find(run, lat, "echo", 1)
+    if sg1 and echo1:
+        ratio = sg1["p50_us"] / echo1["p50_us"]
+        goals.append({"goal": "p50 at c=1 <= 1.2x the echo's", "met": ratio <= 1.2,
+                      "measured": f"{ratio:.2f}x ({sg1['p50_us']:.0f} vs {echo1['p50_us']:.0f} us)"})
+    b512, b1 = _find(run, "client_batch", "scoregate rows=512", 8), _find(run, "client_batch", "scoregate rows=1", 8)
+    if b512 and b1:
+        ratio = b512["rows_per_s"] / b1["rps"]
+        goals.append({"goal": "rows/s with 512-row batches >= 20x single-row rps", "met": ratio >= 20,
+                      "measured": f"{ratio:.1f}x ({b512['rows_per_s']:.0f} rows/s vs {b1['rps']:.0f} rps)"})
+    return goals
+
+
+def plots(run: dict[str, Any], out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    edges = np.asarray(run["histogram_edges_us"])
+    for name, sc in run["scenarios"].items():
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8))
+        for label, runs in sc["series"].items():
+            rps = [r["rps"] for r in runs]
+            ax1.plot(rps, [r["p50_us"] / 1000 for r in runs], marker="o", label=f"{label} p50")
+            ax1.plot(rps, [r["p99_us"] / 1000 for r in runs], marker="x", linestyle="--", label=f"{label} p99")
+            last = runs[-1]
+            counts = np.asarray(last["histogram"], dtype=float)
+            if counts.sum():
+                ax2.stairs(counts / counts.sum(), edges / 1000, label=f"{label} @ {last['point']:g}")
+        ax1.set(xlabel="throughput (requests/s)", ylabel="latency (ms)", yscale="log", title="latency vs throughput")
+        ax2.set(xlabel="latency (ms)", ylabel="share of requests", xscale="log", title="latency histogram (last point)")
+        for ax in (ax1, ax2):
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.suptitle(sc["title"], fontsize=10)
+        fig.tight_layout()
+        path = out_dir / f"{name}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def write(run: dict[str, Any], out_dir: Path) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(run["started"]))
+    run["goals"] = check_goals(run)
+    json_path = out_dir / f"bench-{run['mode']}-{stamp}.json"
+    json_path.write_text(json.dumps(run, indent=1, sort_keys=True))
+    md_path = out_dir / f"bench-{run['mode']}-{stamp}.md"
+    md_path.write_text(markdown(run))
+    paths = {"json": json_path, "markdown": md_path}
+    for p in plots(run, out_dir):
+        paths[p.stem] = p
+    return paths

@@ -1,0 +1,131 @@
+"""Runs scenarios against real servers started in the same run, so every ratio compares like with like."""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from benchmarks import payloads
+from benchmarks.loadgen import ClientPool, LoadSpec
+from benchmarks.scenario import Scenario, Series, load_all
+from benchmarks.targets import Target, prepare_home, sample_rows, start_baseline, start_scoregate
+
+HIST_EDGES_US = np.geomspace(50, 2_000_000, 61)
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    quick: bool
+    scenarios: tuple[str, ...] = ()
+    home: Path | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return 0.8 if self.quick else 4.0
+
+    @property
+    def warmup_s(self) -> float:
+        return 0.2 if self.quick else 1.0
+
+
+class TargetPool:
+    """Starts each distinct server configuration once and keeps it for the run."""
+
+    def __init__(self, home: Path, stack: ExitStack) -> None:
+        self._home = home
+        self._stack = stack
+        self._running: dict[tuple, Target] = {}
+
+    def get(self, s: Series) -> Target:
+        key = (s.target, s.workers, s.serve)
+        if key not in self._running:
+            if s.target == "scoregate":
+                target = start_scoregate(self._home, s.workers, list(s.serve))
+            else:
+                target = start_baseline(s.target, self._home)
+            self._stack.callback(target.stop)
+            self._running[key] = target
+        return self._running[key]
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = {}
+    for lib in ("scoregate", "grpcio", "protobuf", "onnxruntime", "numba", "numpy", "scikit-learn"):
+        try:
+            versions[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+            "platform": platform.platform(), "versions": versions}
+
+
+def _spec(s: Series, target: Target, point: float, capacity: float, reqs: tuple[bytes, ...], cfg: SuiteConfig) -> LoadSpec:
+    conc = int(point) if s.mode != "open" else 64
+    procs = 2 if (conc >= 32 or s.mode == "open") else 1
+    return LoadSpec(
+        target=target.address, method=payloads.METHODS[s.request], payloads=reqs, mode=s.mode, concurrency=conc,
+        rate=point * capacity if s.mode == "open" else 0.0, duration_s=cfg.duration_s, warmup_s=cfg.warmup_s,
+        processes=procs, rows_per_request=s.batch_rows, timeout_s=5.0,
+    )
+
+
+def _capacity(results: dict[str, Any], scenario: Scenario) -> float:
+    source = results.get(scenario.capacity_from, {}).get("series", {})
+    runs = [r for label, rs in source.items() if label.startswith("scoregate") for r in rs]
+    return max((r["rps"] for r in runs), default=0.0)
+
+
+def run_suite(cfg: SuiteConfig, tick: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    scenarios = load_all(list(cfg.scenarios) or None)
+    started = time.time()
+    results: dict[str, Any] = {}
+    with ExitStack() as stack:
+        home = cfg.home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scoregate-bench-")))
+        prepare_home(home)
+        rows = sample_rows(4096)
+        pool = TargetPool(home, stack)
+        clients = stack.enter_context(ClientPool(2))
+        for scenario in scenarios:
+            capacity = _capacity(results, scenario) if scenario.capacity_from else 0.0
+            if scenario.capacity_from and capacity == 0.0:
+                capacity = _measure_capacity(pool, clients, rows, cfg)
+            out: dict[str, list[dict[str, Any]]] = {}
+            for s in scenario.series:
+                points = s.points_for(cfg.quick)
+                if not points:
+                    continue
+                target = pool.get(s)
+                reqs = payloads.build(s.request, rows, s.batch_rows, count=64)
+                for point in points:
+                    tick(f"{scenario.name}: {s.label} @ {point:g}")
+                    r = clients.run(_spec(s, target, point, capacity, reqs, cfg), target.pids)
+                    summary = r.summary() | {"point": point, "target": s.target}
+                    summary["histogram"] = np.histogram(r.latencies_us, HIST_EDGES_US)[0].tolist()
+                    out.setdefault(s.label, []).append(summary)
+            results[scenario.name] = {"title": scenario.title, "reference": scenario.reference,
+                                      "capacity_rps": capacity or None, "series": out}
+    return {"machine": machine(), "mode": "quick" if cfg.quick else "full", "started": started,
+            "elapsed_s": round(time.time() - started, 1), "histogram_edges_us": HIST_EDGES_US.tolist(),
+            "scenarios": results}
+
+
+def _measure_capacity(pool: TargetPool, clients: ClientPool, rows: np.ndarray, cfg: SuiteConfig) -> float:
+    s = Series(label="scoregate", target="scoregate", points=(64.0,))
+    target = pool.get(s)
+    r = clients.run(_spec(s, target, 64, 0.0, payloads.build("score", rows), cfg), target.pids)
+    return r.rps

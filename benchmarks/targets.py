@@ -1,0 +1,96 @@
+"""Start and stop the servers a benchmark drives: scoregate itself and the baselines, as real processes.
+
+`prepare_home` builds one registry with the demo model compiled, registered, approved and deployed, plus
+the fitted sklearn pipeline for the hand-written baseline, so every target serves the same model.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MODEL = "credit-pd"
+
+
+@dataclass
+class Target:
+    name: str
+    address: str
+    process: subprocess.Popen
+
+    @property
+    def pids(self) -> list[int]:
+        """The server process and its workers (children), for CPU accounting."""
+        pids = [self.process.pid]
+        try:
+            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+            pids += [int(c) for c in children]
+        except OSError:
+            pass
+        return pids
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def prepare_home(home: Path) -> Path:
+    """Compile + register + approve + deploy the demo model under `home` (idempotent)."""
+    import joblib
+
+    from server.demo import DemoConfig, compile_demo, govern_demo
+
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "demo_model.joblib").exists():
+        from compiler.demo.model import train
+
+        joblib.dump(train(), home / "demo_model.joblib")
+    config = DemoConfig(home=home, actor="bench")
+    result = compile_demo(config, say=lambda _: None)
+    govern_demo(config, result, say=lambda _: None)
+    return home
+
+
+def sample_rows(n: int, seed: int = 99) -> np.ndarray:
+    from compiler.demo.data import FEATURES, generate
+
+    return generate(n, seed=seed)[list(FEATURES)].to_numpy(dtype=np.float64)
+
+
+def _start(name: str, argv: list[str], env: dict[str, str] | None = None, timeout: float = 120.0) -> Target:
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=full_env)
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        m = re.search(r"listening on ([\d.]+):(\d+)", line)
+        if m:
+            return Target(name, f"{m.group(1)}:{m.group(2)}", proc)
+    proc.kill()
+    raise RuntimeError(f"{name} did not start (exit code {proc.poll()})")
+
+
+def start_scoregate(home: Path, workers: int = 1, extra: list[str] | None = None) -> Target:
+    argv = [sys.executable, "-m", "server.cli", "--home", str(home), "serve", "--port", "0",
+            "--workers", str(workers), "--log-level", "WARNING", *(extra or [])]
+    return _start(f"scoregate(w={workers})" if workers > 1 else "scoregate", argv)
+
+
+def start_baseline(kind: str, home: Path) -> Target:
+    return _start(kind, [sys.executable, "-m", "benchmarks.baselines", kind, "--home", str(home)])
