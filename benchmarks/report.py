@@ -97,14 +97,16 @@ def plots(run: dict[str, Any], out_dir: Path) -> list[Path]:
     edges = np.asarray(run["histogram_edges_us"])
     for name, sc in run["scenarios"].items():
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8))
-        for label, runs in sc["series"].items():
+        for k, (label, runs) in enumerate(sc["series"].items()):
+            color = f"C{k}"
             rps = [r["rps"] for r in runs]
-            ax1.plot(rps, [r["p50_us"] / 1000 for r in runs], marker="o", label=f"{label} p50")
-            ax1.plot(rps, [r["p99_us"] / 1000 for r in runs], marker="x", linestyle="--", label=f"{label} p99")
+            ax1.plot(rps, [r["p50_us"] / 1000 for r in runs], marker="o", color=color, label=f"{label} p50")
+            ax1.plot(rps, [r["p99_us"] / 1000 for r in runs], marker="x", linestyle="--", color=color,
+                     label=f"{label} p99")
             last = runs[-1]
             counts = np.asarray(last["histogram"], dtype=float)
             if counts.sum():
-                ax2.stairs(counts / counts.sum(), edges / 1000, label=f"{label} @ {last['point']:g}")
+                ax2.stairs(counts / counts.sum(), edges / 1000, color=color, label=f"{label} @ {last['point']:g}")
         ax1.set(xlabel="throughput (requests/s)", ylabel="latency (ms)", yscale="log", title="latency vs throughput")
         ax2.set(xlabel="latency (ms)", ylabel="share of requests", xscale="log", title="latency histogram (last point)")
         for ax in (ax1, ax2):

@@ -74,7 +74,8 @@ class ScoringCore:
         route, arm = decide(routes, call.entity_key, call.request_id)
         runner = arm.runner
         runner.check(call.x)
-        scores = await arm.batcher.submit(call.x, call.deadline)
+        served = await arm.batcher.submit(call.x, call.deadline)
+        scores = served.scores
         return ScoreResult(
             request_id=call.request_id, model=runner.key.model, version=runner.key.version, route=route,
             digest=runner.key.digest, scores=scores, decisions=scores.astype(np.float64) >= runner.threshold,

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -35,6 +35,23 @@ class BatchConfig:
     max_wait_us: int = 0  # window after the first queued request; 0 = natural batching
     max_queue: int = 2048  # requests waiting before new ones are shed
     inline_max_rows: int = 16  # batches this small compute on the event loop (skips a thread hop); 0 = never
+
+
+class Timed(NamedTuple):
+    """What compute returns for a batch: the scores and the time of each compute stage."""
+
+    scores: np.ndarray
+    transform_s: float
+    infer_s: float
+
+
+class Served(NamedTuple):
+    """What one request gets back: its own slice of the scores and how long each stage took for it."""
+
+    scores: np.ndarray
+    queue_s: float
+    transform_s: float
+    infer_s: float
 
 
 @dataclass(frozen=True)
@@ -58,7 +75,7 @@ class _Item:
 
 
 class Batcher:
-    def __init__(self, compute: Callable[[np.ndarray], np.ndarray], config: BatchConfig,
+    def __init__(self, compute: Callable[[np.ndarray], Timed], config: BatchConfig,
                  executor: Executor | None, on_batch: Callable[[BatchStats], None] | None = None) -> None:
         self._compute = compute
         self._config = config
@@ -78,7 +95,7 @@ class Batcher:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def submit(self, x: np.ndarray, deadline: float | None = None) -> np.ndarray:
+    async def submit(self, x: np.ndarray, deadline: float | None = None) -> Served:
         if self._closing:
             raise Unavailable("model version is being unloaded; retry")
         if len(self._queue) >= self._config.max_queue:
@@ -141,12 +158,12 @@ class Batcher:
             rows += item.x.shape[0]
         return items
 
-    def _compute_now(self, x: np.ndarray) -> np.ndarray:
+    def _compute_now(self, x: np.ndarray) -> Served:
         started = time.monotonic()
-        scores = self._compute(x)
+        timed = self._compute(x)
         if self._on_batch is not None:
             self._on_batch(BatchStats(x.shape[0], 1, 0.0, time.monotonic() - started))
-        return scores
+        return Served(timed.scores, 0.0, timed.transform_s, timed.infer_s)
 
     async def _execute(self, items: list[_Item]) -> None:
         x = items[0].x if len(items) == 1 else np.concatenate([it.x for it in items])
@@ -154,9 +171,9 @@ class Batcher:
         self._busy = True
         try:
             if x.shape[0] <= self._config.inline_max_rows:
-                scores = self._compute(x)
+                timed = self._compute(x)
             else:
-                scores = await asyncio.get_running_loop().run_in_executor(self._executor, self._compute, x)
+                timed = await asyncio.get_running_loop().run_in_executor(self._executor, self._compute, x)
         except Exception as exc:  # noqa: BLE001 - the batch's requests all get the (incident-mapped) error
             for it in items:
                 if not it.future.done():
@@ -166,10 +183,12 @@ class Batcher:
             self._busy = False
         done = time.monotonic()
         offset = 0
+        scores = timed.scores
         for it in items:
             n = it.x.shape[0]
             if not it.future.done():
-                it.future.set_result(scores[offset:offset + n])
+                it.future.set_result(Served(scores[offset:offset + n], started - it.queued_at, timed.transform_s,
+                                            timed.infer_s))
             offset += n
         if self._on_batch is not None:
             self._on_batch(BatchStats(x.shape[0], len(items), started - items[0].queued_at, done - started))

@@ -146,7 +146,7 @@ class RoutingWatcher:
             if self._on_batch is not None:
                 hook, key = self._on_batch, runner.key
                 on_batch = lambda stats: hook(key, stats)  # noqa: E731
-            batcher = Batcher(runner.run, self._config.batch, self._executor, on_batch)
+            batcher = Batcher(runner.run_timed, self._config.batch, self._executor, on_batch)
             batcher.start()
             arm = Arm(runner, batcher)
             arms[runner.key] = arm

@@ -6,7 +6,9 @@ GIL), so batches of different runners proceed in parallel on the shared executor
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -14,6 +16,7 @@ from compiler.bundle import Bundle
 from compiler.errors import InvalidInput
 from compiler.onnx_session import open_session, predict_scores
 from compiler.transforms.validate import Validator
+from server.batching.batcher import Timed
 from server.errors import TooLarge
 
 WARM_BATCH_SIZES = (1, 2, 8, 64)
@@ -42,10 +45,22 @@ class ModelRunner:
         self._out = bundle.schema.onnx_output
         self._pos = bundle.schema.positive_index
         self.warmed = False
+        self.metrics: Any = None  # RunnerMetrics, attached by the control plane before the runner serves
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """float64 (rows, width), already validated -> float32 scores (rows,)."""
         return predict_scores(self.session, self.program.transform(x), self._in, self._out, self._pos)
+
+    def run_timed(self, x: np.ndarray) -> Timed:
+        """`run` with each stage timed, and the batch counted into the drift counters (on this thread)."""
+        t0 = time.perf_counter()
+        features = self.program.transform(x)
+        t1 = time.perf_counter()
+        scores = predict_scores(self.session, features, self._in, self._out, self._pos)
+        t2 = time.perf_counter()
+        if self.metrics is not None:
+            self.metrics.drift(x, scores)
+        return Timed(scores, t1 - t0, t2 - t1)
 
     def check(self, x: np.ndarray) -> None:
         """Shape, size and schema checks of one request's rows; the first problem is raised, naming the field."""
