@@ -121,7 +121,9 @@ class Gateway:
         if self._server is not None:
             await self._server.stop(self.config.grace_s if grace is None else grace)
         self.core.set_accepting(False)
-        await asyncio.gather(*(arm.batcher.close() for arm in self.core.table.arms()), return_exceptions=True)
+        table = self.core.table
+        await asyncio.gather(*(arm.batcher.close() for arm in table.arms()),
+                             *(lane.close() for lane in table.lanes()), return_exceptions=True)
         self._executor.shutdown(wait=False)
         close = getattr(self.source, "close", None)
         if close is not None:

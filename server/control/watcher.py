@@ -16,6 +16,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from compiler.bundle import Bundle
 from server.batching.batcher import BatchConfig, Batcher, BatchStats
+from server.routing.shadow import ShadowLane
 from server.routing.table import Arm, ModelRoutes, RoutingTable
 from server.runtime.runner import ModelRunner, RunnerKey
 
@@ -81,6 +82,7 @@ class RoutingWatcher:
         deployments = self._source.deployments()
         current = self._current()
         existing = {arm.runner.key: arm.runner for arm in current.arms()}
+        existing.update({lane.runner.key: lane.runner for lane in current.lanes()})
         plan: dict[str, dict[str, Any]] = {}
         pending: dict[str, str] = {}
         for d in deployments:
@@ -92,7 +94,9 @@ class RoutingWatcher:
                 pending[d.model] = f"version {d.champion} failed to load (see the ledger)"
                 continue
             canary = self._runner(d.model, d.canary, existing) if d.canary and d.canary_weight > 0 else None
-            plan[d.model] = {"champion": champion, "canary": canary,
+            shadows = [(r, s.sample_rate) for s in d.shadows
+                       if (r := self._runner(d.model, s.version, existing)) is not None and r is not champion]
+            plan[d.model] = {"champion": champion, "canary": canary, "shadows": shadows,
                              "weight": d.canary_weight if canary else 0.0, "salt": f"{d.model}:{d.canary}"}
         future = asyncio.run_coroutine_threadsafe(self._swap(revision, plan, pending), self._loop)
         future.result(timeout=60)
@@ -127,17 +131,33 @@ class RoutingWatcher:
     async def _swap(self, revision: int, plan: dict[str, dict[str, Any]], pending: dict[str, str]) -> None:
         old = self._current()
         arms = {arm.runner.key: arm for arm in old.arms()}
+        lanes = {(lane.runner.key, lane.sample_rate): lane for lane in old.lanes()}
         models = {}
         for name, p in plan.items():
             champion = self._arm(p["champion"], arms)
             canary = self._arm(p["canary"], arms) if p["canary"] is not None else None
-            models[name] = ModelRoutes(name, champion, canary, p["weight"], p["salt"])
+            shadows = tuple(self._lane(runner, rate, lanes) for runner, rate in p["shadows"])
+            models[name] = ModelRoutes(name, champion, canary, p["weight"], p["salt"], shadows)
         table = RoutingTable(revision, models, pending)
         self._install(table)
         live = {arm.runner.key for arm in table.arms()}
+        live_lanes = {id(lane) for lane in table.lanes()}
+        loop = asyncio.get_running_loop()
         for key, arm in arms.items():
             if key not in live:
-                asyncio.get_running_loop().create_task(arm.batcher.close())  # drain: finish queued, then stop
+                loop.create_task(arm.batcher.close())  # drain: finish queued, then stop
+        for lane in lanes.values():
+            if id(lane) not in live_lanes:
+                loop.create_task(lane.close())
+
+    def _lane(self, runner: ModelRunner, rate: float, lanes: dict[tuple[RunnerKey, float], ShadowLane]) -> ShadowLane:
+        lane = lanes.get((runner.key, rate))
+        if lane is None:
+            lane = ShadowLane(runner, rate, self._executor, self._config.batch.max_queue // 2 or 1,
+                              self._config.batch.max_batch_size)
+            lane.start()
+            lanes[(runner.key, rate)] = lane
+        return lane
 
     def _arm(self, runner: ModelRunner, arms: dict[RunnerKey, Arm]) -> Arm:
         arm = arms.get(runner.key)

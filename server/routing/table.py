@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from server.batching.batcher import Batcher
+from server.routing.shadow import ShadowLane
 from server.runtime.runner import ModelRunner
 
 
@@ -25,7 +26,7 @@ class ModelRoutes:
     canary: Arm | None = None
     canary_weight: float = 0.0  # percent of entity keys, 0..100
     salt: str = ""  # changes per rollout so a new rollout draws a new sample of customers
-    shadows: tuple[Arm, ...] = ()
+    shadows: tuple[ShadowLane, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,5 +41,7 @@ class RoutingTable:
             out.append(routes.champion)
             if routes.canary is not None:
                 out.append(routes.canary)
-            out.extend(routes.shadows)
         return out
+
+    def lanes(self) -> list[ShadowLane]:
+        return [lane for routes in self.models.values() for lane in routes.shadows]

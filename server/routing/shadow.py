@@ -1,0 +1,111 @@
+"""Shadow traffic: a copy of (a sampled share of) primary requests scored by another version, off the
+critical path.
+
+The caller never waits for a shadow and never sees its output: `offer` is O(1) and non-blocking, a full
+lane drops the copy and counts it, and the lane computes on the shared executor (never inline on the event
+loop), one batch at a time, so primary work always goes first. Each shadow score is compared with the
+primary's: the score delta and whether the decision at the threshold flipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import deque
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from server.runtime.runner import ModelRunner
+
+
+@dataclass
+class ShadowCounters:
+    offered: int = 0
+    dropped: int = 0  # lane full
+    scored: int = 0
+    failed: int = 0
+    flips: int = 0  # decision differs from the primary's
+    deltas: list[float] = field(default_factory=list)  # |shadow - primary|, a bounded recent sample
+
+    def flip_rate(self) -> float:
+        return self.flips / self.scored if self.scored else 0.0
+
+
+def sampled(request_id: str, rate: float) -> bool:
+    """Deterministic per request id, so every worker and replica shadows the same requests."""
+    if rate >= 1.0:
+        return True
+    h = hashlib.blake2b(request_id.encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") / float(1 << 64) < rate
+
+
+class ShadowLane:
+    MAX_DELTAS = 4096
+
+    def __init__(self, runner: ModelRunner, sample_rate: float, executor: Executor, capacity: int = 1024,
+                 max_batch: int = 256, on_result: Callable[[ModelRunner, np.ndarray, np.ndarray], None] | None = None
+                 ) -> None:
+        self.runner = runner
+        self.sample_rate = sample_rate
+        self.counters = ShadowCounters()
+        self._executor = executor
+        self._capacity = capacity
+        self._max_batch = max_batch
+        self._on_result = on_result
+        self._queue: deque[tuple[np.ndarray, np.ndarray, np.ndarray]] = deque()
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def offer(self, request_id: str, x: np.ndarray, primary: np.ndarray, decisions: np.ndarray) -> None:
+        if self._closing or not sampled(request_id, self.sample_rate):
+            return
+        self.counters.offered += 1
+        if len(self._queue) >= self._capacity:
+            self.counters.dropped += 1
+            return
+        self._queue.append((x, primary, decisions))
+        self._wake.set()
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            while not self._queue:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+            items = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
+            x = np.concatenate([it[0] for it in items])
+            primary = np.concatenate([it[1] for it in items])
+            decisions = np.concatenate([it[2] for it in items])
+            try:
+                timed = await loop.run_in_executor(self._executor, self.runner.run_timed, x)
+            except Exception:  # noqa: BLE001 - a failing shadow changes nothing the caller sees; it is counted
+                self.counters.failed += len(items)
+                continue
+            self._compare(timed.scores, primary, decisions)
+            if self._on_result is not None:
+                self._on_result(self.runner, timed.scores, primary)
+
+    def _compare(self, shadow: np.ndarray, primary: np.ndarray, decisions: np.ndarray) -> None:
+        """Each model decides at its own threshold; a flip is a different decision for the same request."""
+        c = self.counters
+        ours = shadow.astype(np.float64) >= self.runner.threshold
+        c.scored += shadow.shape[0]
+        c.flips += int(np.count_nonzero(ours != decisions))
+        c.deltas.extend(np.abs(shadow.astype(np.float64) - primary.astype(np.float64)).tolist())
+        if len(c.deltas) > self.MAX_DELTAS:
+            del c.deltas[: len(c.deltas) - self.MAX_DELTAS]
