@@ -41,3 +41,12 @@ def test_quick_benchmark_writes_json_markdown_and_plots(tmp_path: Path) -> None:
         png = out / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     assert "benchmarking" in proc.stderr  # the progress bar
+
+
+def test_feature_program_benchmark_quick_mode_agrees_and_reports() -> None:
+    from benchmarks.feature_program import BATCHES, run, table
+
+    result = run(quick=True)  # asserts kernel == sklearn and numpy ~= sklearn before timing
+    assert [r["batch"] for r in result["rows"]] == list(BATCHES)
+    assert all(r["kernel_us"] > 0 and r["sklearn_us"] > 0 and r["numpy_us"] > 0 for r in result["rows"])
+    assert table(result).count("\n") == len(BATCHES) + 1
