@@ -27,6 +27,15 @@ def open_session(onnx_bytes: bytes, intra_op_threads: int = 1) -> ort.InferenceS
 
 def predict_scores(session: ort.InferenceSession, features: np.ndarray, input_name: str, output_name: str,
                    positive_index: int) -> np.ndarray:
-    """float32 (rows, width) -> float32 scores (rows,): P(positive class)."""
+    """float32 (rows, width) -> float32 scores (rows,): P(positive class).
+
+    A score must not depend on its batch-mates (dynamic batching puts a request in batches of any size).
+    ONNX Runtime's linear ops take a matrix-vector path for exactly one row and a matrix-matrix path for
+    more, which differ in the last bit; so one row is computed as two (itself twice) and every request
+    goes through the same kernel, whatever batch it lands in. Tree ensembles are batch-invariant anyway.
+    """
+    if features.shape[0] == 1:
+        (probs,) = session.run([output_name], {input_name: np.repeat(features, 2, axis=0)})
+        return np.ascontiguousarray(probs[:1, positive_index])
     (probs,) = session.run([output_name], {input_name: features})
     return np.ascontiguousarray(probs[:, positive_index])
