@@ -88,7 +88,8 @@ def _start(name: str, argv: list[str], env: dict[str, str] | None = None, timeou
 
 def start_scoregate(home: Path, workers: int = 1, extra: list[str] | None = None) -> Target:
     argv = [sys.executable, "-m", "server.cli", "--home", str(home), "serve", "--port", "0",
-            "--workers", str(workers), "--log-level", "WARNING", *(extra or [])]
+            "--workers", str(workers), "--admin-port", "0", "--metrics-port", "0", "--log-level", "WARNING",
+            *(extra or [])]
     return _start(f"scoregate(w={workers})" if workers > 1 else "scoregate", argv)
 
 

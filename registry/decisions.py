@@ -108,6 +108,10 @@ class DecisionLog:
     def verify(self, anchor: tuple[int, str] | None = None) -> ChainReport:
         return self._store.read(lambda tx: verify_rows(tx, self.chain_name, anchor))
 
+    def checkpoint(self) -> None:
+        """fsync what is committed (the recorder's `interval` policy calls this on a timer)."""
+        self._store.checkpoint()
+
     def close(self) -> None:
         self._store.close()
 

@@ -134,6 +134,11 @@ class SqliteStore:
     def read(self, fn: Callable[[SqliteTx], T]) -> T:
         return self._retry(lambda: self._transaction(fn, "BEGIN DEFERRED"))
 
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file and fsync it: everything committed so far survives power loss."""
+        with self._lock:
+            self._retry(lambda: self._conn.execute("PRAGMA wal_checkpoint(FULL)").fetchone())
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

@@ -1,14 +1,16 @@
 """The composition root: builds the gateway from its parts, starts it, stops it gracefully.
 
-Start: bind the port, load and warm the deployed versions (first routing poll), then report SERVING.
-Stop (SIGTERM): health NOT_SERVING, refuse new work, let in-flight requests finish within the grace
-period, drain the batchers, exit.
+Start: load and warm the deployed versions (first routing poll), bind the ports (scoring, admin, metrics),
+then report SERVING. Stop (SIGTERM): health NOT_SERVING, refuse new work, let in-flight requests finish
+within the grace period, drain the batchers, flush and fsync the decision log, exit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
@@ -18,14 +20,19 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
-from server.api.v1 import scoring_pb2, scoring_pb2_grpc
-from server.batching.batcher import BatchConfig
+from server.api.v1 import admin_pb2, admin_pb2_grpc, scoring_pb2, scoring_pb2_grpc
+from server.batching.batcher import BatchConfig, BatchStats
 from server.config import ServeConfig
 from server.control.watcher import RoutingSource, RoutingWatcher, RuntimeConfig
 from server.core import ScoringCore
 from server.routing.table import RoutingTable
+from server.rpc.admin import AdminAuth, AdminServicer
 from server.rpc.auth import BearerTokenInterceptor
 from server.rpc.scoring import ScoringServicer
+from server.runtime.runner import ModelRunner, RunnerKey
+from server.security import admin_tokens
+from server.telemetry.alerts import DriftThresholds, DriftWatch
+from server.telemetry.metrics import Telemetry
 
 log = logging.getLogger("scoregate.app")
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -40,18 +47,35 @@ def server_credentials(config: ServeConfig) -> grpc.ServerCredentials | None:
     return grpc.ssl_server_credentials([(key, cert)], root_certificates=ca, require_client_auth=ca is not None)
 
 
+def new_run_dir(home: Path) -> Path:
+    """Where this serving run's workers leave their telemetry snapshots (one directory per run)."""
+    run = Path(home) / "telemetry" / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    run.mkdir(parents=True, exist_ok=True)
+    return run
+
+
 class Gateway:
-    def __init__(self, config: ServeConfig, source: RoutingSource) -> None:
+    def __init__(self, config: ServeConfig, source: RoutingSource, run_dir: Path | None = None,
+                 worker_index: int = 0) -> None:
         self.config = config
         self.source = source
+        self.home = Path(getattr(source, "home", "."))
+        self.worker = f"w{worker_index}-{os.getpid()}"
+        self.leader = worker_index == 0  # evaluates drift and writes its ledger entries
+        self.telemetry = Telemetry(run_dir or new_run_dir(self.home), self.worker) if config.telemetry else None
+        self.recorder: Any = None
         self.core = ScoringCore()
         self.health = health_aio.HealthServicer()
-        self.port = 0
+        self.port = self.admin_port = self.metrics_port = 0
         self._server: grpc.aio.Server | None = None
+        self._admin: grpc.aio.Server | None = None
+        self._metrics: Any = None
         self._watcher: RoutingWatcher | None = None
+        self._drift: DriftWatch | None = None
         self._executor = ThreadPoolExecutor(config.executor_threads, thread_name_prefix="scoregate-compute")
         self._stopping = False
 
+    # -- parts -------------------------------------------------------------------------------------------
     def _grpc_server(self) -> grpc.aio.Server:
         cfg = self.config
         tokens = cfg.tokens()
@@ -65,40 +89,124 @@ class Gateway:
                                maximum_concurrent_rpcs=cfg.max_concurrent_rpcs)
 
     def _add_services(self, server: grpc.aio.Server) -> None:
+        from server.api.oip import grpc_predict_v2_pb2, grpc_predict_v2_pb2_grpc
+        from server.rpc.oip import OipServicer
+
         scoring_pb2_grpc.add_ScoringServicer_to_server(
             ScoringServicer(self.core, self.config.max_rows, self.config.stream_window), server)
-        names = [scoring_pb2.DESCRIPTOR.services_by_name["Scoring"].full_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
-        try:
-            from server.api.oip import grpc_predict_v2_pb2, grpc_predict_v2_pb2_grpc
-            from server.rpc.oip import OipServicer
-
-            grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(OipServicer(self.core, self.config.max_rows), server)
-            names.append(grpc_predict_v2_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name)
-        except ImportError:  # pragma: no cover - OIP stubs are generated; absent only mid-development
-            log.warning("Open Inference Protocol stubs missing; OIP not served")
+        grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
+            OipServicer(self.core, self.config.max_rows), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
+        names = [scoring_pb2.DESCRIPTOR.services_by_name["Scoring"].full_name,
+                 grpc_predict_v2_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name,
+                 health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
+        reflection.enable_server_reflection(names, server)
 
+    def _stats(self, model: str | None) -> dict[str, Any]:
+        if self.telemetry is None:
+            return {"versions": [], "note": "telemetry is off"}
+        out = self.telemetry.stats(model)
+        depth = {arm.runner.key.version: arm.batcher.depth for r in self.core.table.models.values()
+                 for arm in ([r.champion] + ([r.canary] if r.canary else [])) if not model or r.name == model}
+        for v in out["versions"]:
+            v["queue_depth_here"] = depth.get(v["version"], 0)
+        if self.recorder is not None:
+            r = self.recorder
+            out["decision_log"] = {"written": r.written, "groups": r.groups, "dropped": r.dropped,
+                                   "sampled_out": r.sampled_out, "failed": r.failed}
+        return out
+
+    def _drift_report(self, model: str, window: str) -> dict[str, Any]:
+        if self.telemetry is None:
+            return {"model": model, "window": window, "versions": [], "note": "telemetry is off"}
+        self.core.model(model)  # NotFound for a model not served here
+        report = self.telemetry.drift_report(model, window)
+        if self._drift is not None:
+            states = self._drift.states.states
+            for v in report["versions"]:
+                for f in v["figures"]:
+                    f["state"] = states.get((model, v["version"], f["name"]), "ok")
+        return report
+
+    async def _start_admin(self) -> None:
+        cfg = self.config
+        if cfg.admin_port < 0:
+            return
+        server = self._admin = grpc.aio.server(options=[("grpc.so_reuseport", 1 if cfg.workers > 1 else 0)])
+        auth = AdminAuth(admin_tokens(cfg, self.home), cfg.tokens())
+        admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(auth, self._stats, self._drift_report), server)
+        reflection.enable_server_reflection([admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
+                                             reflection.SERVICE_NAME], server)
+        self.admin_port = server.add_insecure_port(f"{cfg.admin_host}:{cfg.admin_port}")
+        await server.start()
+
+    def _attach(self, runner: ModelRunner) -> None:
+        if self.telemetry is not None:
+            k = runner.key
+            runner.metrics = self.telemetry.runner((k.model, k.version, k.digest), runner.schema, runner.drift_ref)
+
+    def _on_batch(self, key: RunnerKey, stats: BatchStats) -> None:
+        if self.telemetry is not None:
+            m = self.telemetry.runners.get((key.model, key.version, key.digest))
+            if m is not None:
+                m.batch(stats.rows)
+
+    def _start_recorder(self, loop: asyncio.AbstractEventLoop) -> None:
+        rc = self.config.recorder_config()
+        if rc.rate() <= 0.0:
+            return
+        from registry.decisions import DecisionLog
+        from server.telemetry.recorder import DecisionRecorder, load_or_create_key
+
+        key, key_id = load_or_create_key(self.home)
+        self.recorder = DecisionRecorder(lambda sync: DecisionLog.in_home(self.home, self.worker, sync), rc, key,
+                                         key_id, loop)
+        self.recorder.start()
+        self.core._recorder = self.recorder
+
+    def _start_telemetry(self) -> None:
+        cfg = self.config
+        if self.telemetry is None:
+            return
+        self.telemetry.start()
+        if cfg.metrics_port >= 0:
+            from server.telemetry.prometheus import start_http
+
+            self._metrics, self.metrics_port = start_http(self.telemetry, cfg.metrics_host, cfg.metrics_port)
+        if self.leader:
+            thresholds = DriftThresholds(cfg.drift_warn, cfg.drift_alert, cfg.drift_min_count)
+            write = lambda c: self.source.record_gateway_event(  # noqa: E731
+                f"drift.{c['to']}", c["model"], c["version"], c)
+            self._drift = DriftWatch(lambda: list(self.core.table.models), self.telemetry.drift_report, write,
+                                     thresholds, cfg.drift_check_s)
+            self._drift.start()
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
     async def start(self) -> int:
         loop = asyncio.get_running_loop()
+        cfg = self.config
+        self._start_recorder(loop)
         server = self._server = self._grpc_server()
         self._add_services(server)
-        address = f"{self.config.host}:{self.config.port}"
-        creds = server_credentials(self.config)
+        address = f"{cfg.host}:{cfg.port}"
+        creds = server_credentials(cfg)
         self.port = server.add_secure_port(address, creds) if creds else server.add_insecure_port(address)
         await self.health.set("", NOT_SERVING)
-        cfg = self.config
         runtime = RuntimeConfig(BatchConfig(cfg.max_batch_size, cfg.max_wait_us, cfg.max_queue, cfg.inline_max_rows),
                                 cfg.intra_op_threads, cfg.max_rows, cfg.poll_interval_ms / 1000.0)
-        self._watcher = RoutingWatcher(self.source, self._install, lambda: self.core.table, loop, self._executor, runtime)
+        self._watcher = RoutingWatcher(self.source, self._install, lambda: self.core.table, loop, self._executor,
+                                       runtime, on_batch=self._on_batch, attach=self._attach)
         # load + warm before the port accepts anything: with SO_REUSEPORT a starting worker must not take
         # connections it cannot serve yet
         await loop.run_in_executor(None, self._watcher.poll_once)
         await server.start()
+        await self._start_admin()
+        self._start_telemetry()
         self.core.set_accepting(True)
         await self.health.set("", SERVING)
         self._watcher.start()
-        log.info("scoregate listening on %s (port %d)", address, self.port)
+        log.info("scoregate listening on %s (port %d, admin %d, metrics %d)", address, self.port, self.admin_port,
+                 self.metrics_port)
         return self.port
 
     def _install(self, table: RoutingTable) -> None:
@@ -115,15 +223,25 @@ class Gateway:
         if self._stopping:
             return
         self._stopping = True
+        loop = asyncio.get_running_loop()
         await self.health.enter_graceful_shutdown()
-        if self._watcher is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._watcher.stop)
+        for part in (self._watcher, self._drift):
+            if part is not None:
+                await loop.run_in_executor(None, part.stop)
         if self._server is not None:
             await self._server.stop(self.config.grace_s if grace is None else grace)
+        if self._admin is not None:
+            await self._admin.stop(0)
         self.core.set_accepting(False)
         table = self.core.table
         await asyncio.gather(*(arm.batcher.close() for arm in table.arms()),
                              *(lane.close() for lane in table.lanes()), return_exceptions=True)
+        if self.recorder is not None:
+            await self.recorder.close()  # flush and fsync every pending decision record
+        if self.telemetry is not None:
+            await loop.run_in_executor(None, self.telemetry.close)
+        if self._metrics is not None:
+            self._metrics.shutdown()
         self._executor.shutdown(wait=False)
         close = getattr(self.source, "close", None)
         if close is not None:
@@ -134,11 +252,12 @@ class Gateway:
             await self._server.wait_for_termination()
 
 
-async def serve_forever(config: ServeConfig, source: Any, announce: Callable[[int], None] | None = None) -> None:
+async def serve_forever(config: ServeConfig, source: Any, announce: Callable[[int], None] | None = None,
+                        run_dir: Path | None = None, worker_index: int = 0) -> None:
     """Run one gateway process until SIGTERM/SIGINT, then stop gracefully."""
     import signal
 
-    gateway = Gateway(config, source)
+    gateway = Gateway(config, source, run_dir, worker_index)
     port = await gateway.start()
     if announce is not None:
         announce(port)

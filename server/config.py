@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from compiler.errors import InvalidInput
+from server.telemetry.recorder import RecorderConfig
 
 ENV_PREFIX = "SCOREGATE_SERVE_"
 
@@ -38,6 +39,19 @@ class ServeConfig:
     tls_key: str = ""
     tls_client_ca: str = ""  # PEM CA bundle: when set, clients must present a certificate (mutual TLS)
     token_file: str = ""  # bearer tokens for scoring calls, one per line; empty = no token required
+    admin_port: int = 50052  # the admin API (stats, drift, rollouts) on its own port; -1 = off
+    admin_host: str = "127.0.0.1"
+    admin_token_file: str = ""  # admin tokens, one per line; empty = <home>/admin.token (created 0600)
+    metrics_port: int = 9464  # Prometheus /metrics; -1 = off
+    metrics_host: str = "127.0.0.1"
+    telemetry: bool = True  # latency / drift counters (off only to measure their cost)
+    decision_log: str = "all"  # all | sample:RATE | off
+    decision_fsync: str = "interval:1"  # group | interval:SECONDS (what power loss may cost: see recorder.py)
+    decision_on_full: str = "fail"  # fail (UNAVAILABLE, never answer unrecorded) | sample (drop and count)
+    drift_warn: float = 0.1  # PSI thresholds (practitioner conventions)
+    drift_alert: float = 0.25
+    drift_min_count: int = 500  # values in the window before drift is judged
+    drift_check_s: float = 10.0
 
     def validate(self) -> ServeConfig:
         cores = os.cpu_count() or 1
@@ -49,6 +63,13 @@ class ServeConfig:
         _check(self.max_wait_us >= 0, "max_wait_us", self.max_wait_us, ">= 0")
         _check(self.inline_max_rows >= 0, "inline_max_rows", self.inline_max_rows, ">= 0")
         _check(self.grace_s >= 0, "grace_s", self.grace_s, ">= 0")
+        for name in ("admin_port", "metrics_port"):
+            _check(-1 <= getattr(self, name) <= 65535, name, getattr(self, name), "-1 (off), 0 (any) or a port")
+        _check(0 < self.drift_warn < self.drift_alert, "drift_warn/drift_alert",
+               f"{self.drift_warn}/{self.drift_alert}", "0 < warn < alert")
+        _check(self.decision_on_full in ("fail", "sample"), "decision_on_full", self.decision_on_full, "fail or sample")
+        self.recorder_config().rate()
+        self.recorder_config().synchronous()
         _check(self.executor_threads * self.intra_op_threads <= cores, "executor_threads x intra_op_threads",
                self.executor_threads * self.intra_op_threads, f"<= {cores} cores (oversubscription slows every request)")
         _check(bool(self.tls_cert) == bool(self.tls_key), "tls_cert/tls_key", f"{self.tls_cert!r}/{self.tls_key!r}",
@@ -59,6 +80,9 @@ class ServeConfig:
             path = getattr(self, name)
             _check(not path or Path(path).is_file(), name, path, "an existing file")
         return self
+
+    def recorder_config(self) -> RecorderConfig:
+        return RecorderConfig(mode=self.decision_log, fsync=self.decision_fsync, on_full=self.decision_on_full)
 
     def tokens(self) -> frozenset[str]:
         if not self.token_file:
@@ -76,7 +100,11 @@ def _check(ok: bool, name: str, value: Any, expected: str) -> None:
 def _coerce(name: str, kind: type, raw: Any) -> Any:
     try:
         if kind is bool:
-            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError(raw)
+            return str(raw).lower() in ("1", "true", "yes", "on")
         return kind(raw)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"serve setting {name} = {raw!r} is invalid; expected {kind.__name__}") from exc

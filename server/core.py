@@ -1,5 +1,5 @@
-"""The scoring core: route -> check -> batch -> reply. Transport-free (no grpc import) and lock-free: it
-reads one immutable routing-table snapshot per request; the control plane swaps that snapshot."""
+"""The scoring core: route -> check -> batch -> count -> record -> reply. Transport-free (no grpc import)
+and lock-free: it reads one immutable routing-table snapshot per request; the control plane swaps it."""
 
 from __future__ import annotations
 
@@ -7,18 +7,23 @@ import time
 
 import numpy as np
 
-from compiler.errors import NotFound, PreconditionFailed
-from server.errors import DeadlineExceeded, Unavailable
+from compiler.errors import NotFound, PreconditionFailed, ScoregateError
+from registry.records import DecisionRecord, utc_now
+from server.errors import DeadlineExceeded, Overloaded, Unavailable, status_name
 from server.routing.router import decide
 from server.routing.table import ModelRoutes, RoutingTable
+from server.runtime.runner import ModelRunner
 from server.types import ModelView, ScoreCall, ScoreResult
+
+_US = 1e6
 
 
 class ScoringCore:
-    def __init__(self) -> None:
+    def __init__(self, recorder: object | None = None) -> None:
         self._table = RoutingTable()
         self._live = True
         self._accepting = False
+        self._recorder = recorder  # DecisionRecorder, or None when decision records are off
 
     # control plane -------------------------------------------------------------------------------------
     @property
@@ -66,20 +71,78 @@ class ScoringCore:
 
     # the hot path --------------------------------------------------------------------------------------
     async def score(self, call: ScoreCall) -> ScoreResult:
+        t0 = time.perf_counter()
         if not self._accepting:
             raise Unavailable("the gateway is not accepting requests (starting or shutting down)")
-        routes = self._routes(call.model)
-        if call.deadline is not None and call.deadline <= time.monotonic():
-            raise DeadlineExceeded("deadline already passed on arrival; the request was not run")
+        try:
+            routes = self._routes(call.model)
+        except ScoregateError as exc:
+            await self.reject(call.model, call.request_id, call.caller, exc, t0)
+            raise
         route, arm = decide(routes, call.entity_key, call.request_id)
         runner = arm.runner
-        runner.check(call.x)
-        served = await arm.batcher.submit(call.x, call.deadline)
+        try:
+            if call.deadline is not None and call.deadline <= time.monotonic():
+                raise DeadlineExceeded("deadline already passed on arrival; the request was not run")
+            runner.check(call.x)
+            served = await arm.batcher.submit(call.x, call.deadline)
+        except ScoregateError as exc:
+            await self.reject(call.model, call.request_id, call.caller, exc, t0, runner, route, call.x)
+            raise
         scores = served.scores
         decisions = scores.astype(np.float64) >= runner.threshold
         for lane in routes.shadows:  # O(1) each, never waited for
             lane.offer(call.request_id, call.x, scores, decisions)
+        total_us = int((time.perf_counter() - t0) * _US)
+        m = runner.metrics
+        if m is not None:
+            m.observe(route, "queue", int(served.queue_s * _US))
+            m.observe(route, "transform", int(served.transform_s * _US))
+            m.observe(route, "infer", int(served.infer_s * _US))
+            m.observe(route, "total", total_us)
+            m.count(route, "OK")
+        if self._recorder is not None:
+            await self._record(call, runner, route, scores, decisions, "OK", total_us)
         return ScoreResult(
             request_id=call.request_id, model=runner.key.model, version=runner.key.version, route=route,
             digest=runner.key.digest, scores=scores, decisions=decisions, threshold=runner.threshold,
         )
+
+    async def _record(self, call: ScoreCall, runner: ModelRunner | None, route: str, scores: np.ndarray | None,
+                      decisions: np.ndarray | None, status: str, latency_us: int) -> None:
+        """Decision records, awaited before the reply: one per row (a batch call's rows are `<request id>/<row>`)."""
+        recorder = self._recorder
+        if not recorder.keep(call.request_id):  # type: ignore[union-attr]
+            return
+        x = call.x
+        rows = x.shape[0] if x is not None and x.ndim == 2 and x.size else 0
+        base = dict(time=utc_now(), caller=call.caller, model=call.model, route=route, status=status,
+                    version=runner.key.version if runner else 0, digest=runner.key.digest if runner else "",
+                    latency_us=latency_us)
+        records = [DecisionRecord(
+            request_id=call.request_id if rows <= 1 else f"{call.request_id}/{i}",
+            input_digest=recorder.digest(x[i]) if rows else "",  # type: ignore[union-attr]
+            output=float(scores[i]) if scores is not None else None,
+            decision=("positive" if decisions[i] else "negative") if decisions is not None else None, **base)
+            for i in range(max(rows, 1))]
+        future = recorder.submit_many(records)  # type: ignore[union-attr]
+        if future is not None:
+            await future
+
+    async def reject(self, model: str, request_id: str, caller: str, exc: BaseException, t0: float,
+                     runner: ModelRunner | None = None, route: str = "", x: np.ndarray | None = None) -> None:
+        """Count and record a failed request (also called by the edge for requests it could not decode)."""
+        status = status_name(exc)
+        if runner is not None and runner.metrics is not None:
+            runner.metrics.count(route, status)
+            if isinstance(exc, Overloaded):
+                runner.metrics.shed()
+            elif isinstance(exc, DeadlineExceeded):
+                runner.metrics.expired()
+        if self._recorder is not None:
+            call = ScoreCall(model=model, x=x if x is not None else np.empty((0, 0)), request_id=request_id,
+                             caller=caller)
+            try:
+                await self._record(call, runner, route, None, None, status, int((time.perf_counter() - t0) * _US))
+            except Unavailable:
+                pass  # the request fails anyway; the failure to record it is counted by the recorder

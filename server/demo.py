@@ -96,7 +96,8 @@ async def _serve(config: DemoConfig, say: Callable[[str], None]) -> None:
     from server.config import ServeConfig
     from server.control.source import RegistrySource
 
-    serve_config = ServeConfig(port=config.port).validate()
+    side = {"admin_port": 0, "metrics_port": 0} if config.port == 0 else {}  # a throwaway demo takes any ports
+    serve_config = ServeConfig(port=config.port, **side).validate()
     if config.once:
         gateway = Gateway(serve_config, RegistrySource(config.home))
         port = await gateway.start()

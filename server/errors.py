@@ -30,3 +30,35 @@ class Unauthenticated(ScoregateError):
 
 class Cancelled(ScoregateError):
     """The caller went away; the request was dropped before it ran."""
+
+
+def status_name(exc: BaseException) -> str:
+    """The gRPC status name for a domain error: the one table, kept transport-free so the core can count
+    outcomes by code without importing grpc (server/rpc/status.py turns the name into a grpc.StatusCode)."""
+    for cls, name in STATUS_NAMES:
+        if isinstance(exc, cls):
+            return name
+    return "INTERNAL"
+
+
+def _table() -> tuple[tuple[type[BaseException], str], ...]:
+    from compiler.errors import (AlreadyExists, BundleError, NotFound, PermissionDenied, PreconditionFailed)
+
+    # most specific first: the first class that matches wins
+    return (
+        (TooLarge, "RESOURCE_EXHAUSTED"),
+        (Overloaded, "RESOURCE_EXHAUSTED"),
+        (InvalidInput, "INVALID_ARGUMENT"),
+        (NotFound, "NOT_FOUND"),
+        (AlreadyExists, "ALREADY_EXISTS"),
+        (PermissionDenied, "PERMISSION_DENIED"),
+        (PreconditionFailed, "FAILED_PRECONDITION"),
+        (DeadlineExceeded, "DEADLINE_EXCEEDED"),
+        (Unavailable, "UNAVAILABLE"),
+        (BundleError, "UNAVAILABLE"),
+        (Unauthenticated, "UNAUTHENTICATED"),
+        (Cancelled, "CANCELLED"),
+    )
+
+
+STATUS_NAMES = _table()

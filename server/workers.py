@@ -32,7 +32,7 @@ def reserve_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _child(config: ServeConfig, make_source: Callable[[], Any], ready_fd: int) -> None:
+def _child(config: ServeConfig, make_source: Callable[[], Any], ready_fd: int, run_dir: Any, index: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     code = 0
@@ -42,7 +42,7 @@ def _child(config: ServeConfig, make_source: Callable[[], Any], ready_fd: int) -
         os.close(ready_fd)
 
     try:
-        asyncio.run(serve_forever(config, make_source(), ready))
+        asyncio.run(serve_forever(config, make_source(), ready, run_dir, index))
     except BaseException:  # noqa: BLE001 - a worker reports and exits; the parent decides what next
         log.exception("worker %d failed", os.getpid())
         code = 1
@@ -63,24 +63,32 @@ def _wait_ready(fd: int, workers: int, timeout: float = 300.0) -> None:
             seen += len(data)
 
 
-def run_workers(config: ServeConfig, make_source: Callable[[], Any], announce: Callable[[int], None]) -> int:
+def run_workers(config: ServeConfig, make_source: Callable[[], Any], announce: Callable[[int], None],
+                run_dir: Any = None) -> int:
     """Serve with config.workers processes until SIGTERM/SIGINT; returns the exit code."""
     if config.workers == 1:
-        asyncio.run(serve_forever(config, make_source(), announce))
+        asyncio.run(serve_forever(config, make_source(), announce, run_dir, 0))
         return 0
-    holder = reserve_port(config.host, config.port)
-    config = dataclasses.replace(config, port=holder.getsockname()[1])
+    holders = [reserve_port(config.host, config.port)]
+    changes = {"port": holders[0].getsockname()[1]}
+    for name, host in (("admin_port", config.admin_host), ("metrics_port", config.metrics_host)):
+        if getattr(config, name) == 0:  # every worker must bind the same port: pick it here
+            holders.append(reserve_port(host, 0))
+            changes[name] = holders[-1].getsockname()[1]
+    holder = holders[0]
+    config = dataclasses.replace(config, **changes)
     stopping = False
-    children: dict[int, float] = {}
+    children: dict[int, tuple[float, int]] = {}
     ready_r, ready_w = os.pipe()
 
-    def spawn() -> None:
+    def spawn(index: int) -> None:
         pid = os.fork()
         if pid == 0:
-            holder.close()
+            for h in holders:
+                h.close()
             os.close(ready_r)
-            _child(config, make_source, ready_w)
-        children[pid] = time.monotonic()
+            _child(config, make_source, ready_w, run_dir, index)
+        children[pid] = (time.monotonic(), index)
 
     def forward(signum: int, _frame: Any) -> None:
         nonlocal stopping
@@ -93,8 +101,8 @@ def run_workers(config: ServeConfig, make_source: Callable[[], Any], announce: C
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    for _ in range(config.workers):
-        spawn()
+    for index in range(config.workers):
+        spawn(index)
     _wait_ready(ready_r, config.workers)
     announce(config.port)
     failed = 0
@@ -103,13 +111,14 @@ def run_workers(config: ServeConfig, make_source: Callable[[], Any], announce: C
             pid, status = os.wait()
         except ChildProcessError:
             break
-        started = children.pop(pid, None)
-        if started is None:
+        child = children.pop(pid, None)
+        if child is None:
             continue
         if not stopping and (not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0):
             failed += 1
             log.error("worker %d exited unexpectedly (status %d); restarting", pid, status)
             time.sleep(min(5.0, 0.2 * failed))
-            spawn()
-    holder.close()
+            spawn(child[1])
+    for h in holders:
+        h.close()
     return 0

@@ -33,6 +33,11 @@ def _announce(host: str, workers: int):  # noqa: ANN202
 @click.option("--tls-cert")
 @click.option("--tls-key")
 @click.option("--tls-client-ca", help="Require client certificates signed by this CA (mutual TLS)")
+@click.option("--admin-port", type=int, help="Admin API port (-1 = off)")
+@click.option("--metrics-port", type=int, help="Prometheus /metrics port (-1 = off)")
+@click.option("--decision-log", help="all | sample:RATE | off")
+@click.option("--decision-fsync", help="group | interval:SECONDS")
+@click.option("--telemetry/--no-telemetry", default=None, help="Latency and drift counters (default on)")
 @click.option("--log-level", default="INFO", show_default=True)
 @pass_cli
 def serve_command(cli: CliContext, config_file: Path | None, log_level: str, **flags: object) -> None:
@@ -48,7 +53,10 @@ def serve_command(cli: CliContext, config_file: Path | None, log_level: str, **f
         from compiler.errors import NotFound
 
         raise NotFound(f"no registry under {cli.home}; register and deploy a model first (or run `scoregate demo`)")
-    run_workers(config, lambda: RegistrySource(cli.home), _announce(config.host, config.workers))
+    from server.app import new_run_dir
+
+    run_workers(config, lambda: RegistrySource(cli.home), _announce(config.host, config.workers),
+                new_run_dir(cli.home))
 
 
 def _parse_features(features: str | None, named: str | None) -> tuple[list[float], dict[str, float]]:

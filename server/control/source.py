@@ -16,6 +16,7 @@ class RegistrySource:
     def __init__(self, home: Path) -> None:
         from registry.service import Registry
 
+        self.home = Path(home)
         self._registry = Registry(home)
         self.actor = f"gateway@{socket.gethostname()}:{os.getpid()}"
 

@@ -44,7 +44,8 @@ class RuntimeConfig:
 class RoutingWatcher:
     def __init__(self, source: RoutingSource, install: Callable[[RoutingTable], None], current: Callable[[], RoutingTable],
                  loop: asyncio.AbstractEventLoop, executor: Executor, config: RuntimeConfig,
-                 on_batch: Callable[[RunnerKey, BatchStats], None] | None = None) -> None:
+                 on_batch: Callable[[RunnerKey, BatchStats], None] | None = None,
+                 attach: Callable[[ModelRunner], None] | None = None) -> None:
         self._source = source
         self._install = install
         self._current = current
@@ -52,6 +53,7 @@ class RoutingWatcher:
         self._executor = executor
         self._config = config
         self._on_batch = on_batch
+        self._attach = attach  # gives a new runner its metrics before it serves
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.applied_revision = -1
@@ -116,6 +118,8 @@ class RoutingWatcher:
             runner = ModelRunner(key, self._source.open_bundle(model, version), self._config.intra_op_threads,
                                  self._config.max_rows)
             runner.warm()
+            if self._attach is not None:
+                self._attach(runner)
             log.info("loaded %s v%d (%s…)", model, version, key.digest[:12])
             return runner
         except Exception as exc:  # noqa: BLE001 - any load failure keeps the current version serving

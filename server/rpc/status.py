@@ -12,35 +12,14 @@ from typing import NoReturn
 
 import grpc
 
-from compiler.errors import (
-    AlreadyExists, BundleError, InvalidInput, NotFound, PermissionDenied, PreconditionFailed, ScoregateError,
-)
-from server.errors import Cancelled, DeadlineExceeded, Overloaded, TooLarge, Unauthenticated, Unavailable
+from compiler.errors import ScoregateError
+from server.errors import status_name
 
 log = logging.getLogger("scoregate.rpc")
 
-# Most specific first: the first class that matches wins.
-STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
-    (TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT),
-    (NotFound, grpc.StatusCode.NOT_FOUND),
-    (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
-    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
-    (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
-    (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
-    (Unavailable, grpc.StatusCode.UNAVAILABLE),
-    (BundleError, grpc.StatusCode.UNAVAILABLE),
-    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
-    (Cancelled, grpc.StatusCode.CANCELLED),
-)
-
-
 def status_for(exc: BaseException) -> grpc.StatusCode:
-    for cls, code in STATUS_TABLE:
-        if isinstance(exc, cls):
-            return code
-    return grpc.StatusCode.INTERNAL
+    """The status for a domain error, from the one table in server/errors.py."""
+    return grpc.StatusCode[status_name(exc)]
 
 
 def describe(exc: BaseException) -> tuple[grpc.StatusCode, str]:

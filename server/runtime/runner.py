@@ -35,6 +35,7 @@ class ModelRunner:
             raise InvalidInput(f"bundle digest {bundle.digest[:12]}… does not match {key.digest[:12]}…")
         self.key = key
         self.schema = bundle.schema
+        self.drift_ref = bundle.drift
         self.program = bundle.program
         self.validator = Validator(bundle.schema)
         self.width = bundle.schema.width

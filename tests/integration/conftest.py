@@ -53,7 +53,7 @@ def start_gateway(home: Path, **settings: Any) -> Running:
     from server.config import ServeConfig
     from server.control.source import RegistrySource
 
-    config = replace(ServeConfig(port=0, poll_interval_ms=50), **settings).validate()
+    config = replace(ServeConfig(port=0, poll_interval_ms=50, admin_port=0, metrics_port=0), **settings).validate()
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()

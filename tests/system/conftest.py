@@ -46,7 +46,7 @@ class Served:
 
 def serve(home: Path, *flags: str, timeout: float = 120) -> Served:
     argv = [sys.executable, "-m", "server.cli", "--home", str(home), "serve", "--port", "0",
-            "--log-level", "WARNING", *flags]
+            "--admin-port", "0", "--metrics-port", "0", "--log-level", "WARNING", *flags]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + timeout

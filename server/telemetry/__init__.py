@@ -1,0 +1,1 @@
+"""In-process telemetry: latency histograms, drift counters, Prometheus exposition, and decision records."""

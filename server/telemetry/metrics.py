@@ -1,0 +1,207 @@
+"""The metric set: per model version, latency histograms (route x stage), outcome counts, batch sizes,
+shed / expired counts and drift counters — cheap to update, exact, and summed across worker processes.
+
+Each process owns its counters (single writer per counter: the event loop for latency and counts, the
+compute thread of a version for its drift). A background thread snapshots them every second into the run
+directory (`<home>/telemetry/<run>/<worker>.npz`, atomic rename); a reader sums its own live counters with
+the other workers' latest snapshots, so with `--workers N` every figure covers all workers (other workers'
+figures are at most one snapshot interval old). Injected, never global: tests build their own.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from compiler.drift import DriftReference
+from compiler.schema import Schema
+from server.telemetry import histogram as hist
+from server.telemetry.drift import DriftCounter, DriftLayout, figures, window_counts
+
+STAGES = ("queue", "transform", "infer", "total")
+
+
+class RunnerMetrics:
+    """One model version's counters in this process."""
+
+    def __init__(self, key: tuple[str, int, str], layout: DriftLayout, clock: Callable[[], float]) -> None:
+        self.key = key
+        self.layout = layout
+        self.drift_counter = DriftCounter(layout, clock)
+        self.latency: dict[tuple[str, str], np.ndarray] = {}
+        self.status: Counter[tuple[str, str]] = Counter()
+        self.batch_rows = np.zeros(hist.N_BUCKETS, dtype=np.int64)
+        self.shed_count = 0
+        self.expired_count = 0
+
+    def observe(self, route: str, stage: str, value_us: int, weight: int = 1) -> None:
+        counts = self.latency.get((route, stage))
+        if counts is None:
+            counts = self.latency[(route, stage)] = np.zeros(hist.N_BUCKETS, dtype=np.int64)
+        counts[hist.index(value_us)] += weight
+
+    def count(self, route: str, status: str, n: int = 1) -> None:
+        self.status[(route, status)] += n
+
+    def batch(self, rows: int) -> None:
+        self.batch_rows[hist.index(rows)] += 1
+
+    def shed(self, n: int = 1) -> None:
+        self.shed_count += n
+
+    def expired(self, n: int = 1) -> None:
+        self.expired_count += n
+
+    def drift(self, x: np.ndarray, scores: np.ndarray) -> None:
+        self.drift_counter.record(x, scores)
+
+    def state(self) -> dict[str, Any]:
+        d = self.drift_counter
+        return {"latency": {f"{r}|{s}": c.copy() for (r, s), c in self.latency.items()},
+                "status": {f"{r}|{s}": n for (r, s), n in self.status.items()},
+                "batch_rows": self.batch_rows.copy(), "shed": self.shed_count, "expired": self.expired_count,
+                "slices": d.slices.copy(), "stamps": d.stamps.copy(), "total": d.total.copy()}
+
+
+@dataclass
+class Aggregate:
+    """One model version's counters summed over every worker."""
+
+    key: tuple[str, int, str]
+    latency: dict[str, np.ndarray] = field(default_factory=dict)
+    status: Counter = field(default_factory=Counter)
+    batch_rows: np.ndarray = field(default_factory=lambda: np.zeros(hist.N_BUCKETS, dtype=np.int64))
+    shed: int = 0
+    expired: int = 0
+    drift: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)  # per worker
+
+    def add(self, s: dict[str, Any]) -> None:
+        for k, c in s["latency"].items():
+            self.latency[k] = self.latency.get(k, 0) + c
+        self.status.update(s["status"])
+        self.batch_rows = self.batch_rows + s["batch_rows"]
+        self.shed += int(s["shed"])
+        self.expired += int(s["expired"])
+        self.drift.append((s["slices"], s["stamps"], s["total"]))
+
+    def drift_counts(self, window: str, now: float) -> np.ndarray:
+        return sum(window_counts(sl, st, tot, window, now) for sl, st, tot in self.drift)
+
+
+class Telemetry:
+    def __init__(self, run_dir: Path | None, worker: str, clock: Callable[[], float] = time.time,
+                 snapshot_interval_s: float = 1.0) -> None:
+        self.run_dir = run_dir
+        self.worker = worker
+        self.clock = clock
+        self.runners: dict[tuple[str, int, str], RunnerMetrics] = {}
+        self._interval = snapshot_interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def runner(self, key: tuple[str, int, str], schema: Schema, ref: DriftReference) -> RunnerMetrics:
+        metrics = self.runners.get(key)
+        if metrics is None:
+            metrics = self.runners[key] = RunnerMetrics(key, DriftLayout.build(schema, ref), self.clock)
+        return metrics
+
+    # -- snapshots ---------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.run_dir is not None:
+            self._thread = threading.Thread(target=self._loop, name="scoregate-telemetry", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.write_snapshot()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.write_snapshot()
+
+    def write_snapshot(self) -> None:
+        if self.run_dir is None:
+            return
+        entries = [(list(key), m.state()) for key, m in list(self.runners.items())]
+        buf = io.BytesIO()
+        arrays, meta = {}, []
+        for i, (key, st) in enumerate(entries):
+            item = {"key": key, "latency": sorted(st["latency"]), "status": st["status"], "shed": st["shed"],
+                    "expired": st["expired"]}
+            for j, name in enumerate(item["latency"]):
+                arrays[f"r{i}_lat{j}"] = st["latency"][name]
+            for part in ("batch_rows", "slices", "stamps", "total"):
+                arrays[f"r{i}_{part}"] = st[part]
+            meta.append(item)
+        np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+        tmp = self.run_dir / f".{self.worker}.tmp"
+        tmp.write_bytes(buf.getvalue())
+        os.replace(tmp, self.run_dir / f"{self.worker}.npz")
+
+    def _others(self) -> list[dict[str, Any]]:
+        out = []
+        if self.run_dir is None:
+            return out
+        for path in sorted(self.run_dir.glob("*.npz")):
+            if path.stem == self.worker:
+                continue
+            try:
+                with np.load(path) as z:
+                    for i, item in enumerate(json.loads(bytes(z["meta"]).decode())):
+                        st = {"latency": {n: z[f"r{i}_lat{j}"] for j, n in enumerate(item["latency"])},
+                              "status": item["status"], "shed": item["shed"], "expired": item["expired"],
+                              **{p: z[f"r{i}_{p}"] for p in ("batch_rows", "slices", "stamps", "total")}}
+                        out.append({"key": tuple(item["key"]), **st})
+            except (OSError, ValueError, KeyError):  # a snapshot being replaced: next read sees it
+                continue
+        return out
+
+    def aggregates(self) -> dict[tuple[str, int, str], Aggregate]:
+        aggs: dict[tuple[str, int, str], Aggregate] = {}
+        for key, m in list(self.runners.items()):
+            aggs.setdefault(key, Aggregate(key)).add(m.state())
+        for st in self._others():
+            key = st["key"]
+            aggs.setdefault(key, Aggregate(key)).add(st)
+        return aggs
+
+    # -- views -------------------------------------------------------------------------------------------
+    def stats(self, model: str | None = None) -> dict[str, Any]:
+        out = []
+        for key, a in sorted(self.aggregates().items()):
+            if model and key[0] != model:
+                continue
+            lat = []
+            for name, counts in sorted(a.latency.items()):
+                route, stage = name.split("|")
+                lat.append({"route": route, "stage": stage, "count": int(counts.sum()),
+                            **{f"p{q}_us": hist.quantile(counts, q / 100 if q < 100 else 0.999)
+                               for q in (50, 90, 99)},
+                            "p999_us": hist.quantile(counts, 0.999), "mean_us": hist.mean(counts)})
+            out.append({"model": key[0], "version": key[1], "digest": key[2], "latency": lat,
+                        "requests": {k: int(v) for k, v in sorted(a.status.items())},
+                        "batches": int(a.batch_rows.sum()), "batch_rows_p50": hist.quantile(a.batch_rows, 0.5),
+                        "shed": a.shed, "expired": a.expired})
+        return {"versions": out}
+
+    def drift_report(self, model: str, window: str = "5m") -> dict[str, Any]:
+        now = self.clock()
+        versions = []
+        for key, a in sorted(self.aggregates().items()):
+            local = self.runners.get(key)
+            if key[0] != model or local is None:
+                continue
+            versions.append({"version": key[1], "digest": key[2], "window": window,
+                             "figures": figures(local.layout, a.drift_counts(window, now))})
+        return {"model": model, "window": window, "versions": versions}
