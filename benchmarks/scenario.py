@@ -73,7 +73,7 @@ def load(path: Path) -> Scenario:
 
 
 def load_all(names: list[str] | None = None) -> list[Scenario]:
-    order = ["latency_vs_concurrency", "apis", "client_batch", "batching", "workers", "open_loop"]
+    order = ["latency_vs_concurrency", "apis", "client_batch", "batching", "workers", "telemetry", "open_loop"]
     found = {p.stem: p for p in sorted(SCENARIO_DIR.glob("*.toml"))}
     unknown = sorted(set(names or ()) - set(found))
     if unknown:

@@ -252,7 +252,7 @@ class Gateway:
             await self._server.wait_for_termination()
 
 
-async def serve_forever(config: ServeConfig, source: Any, announce: Callable[[int], None] | None = None,
+async def serve_forever(config: ServeConfig, source: Any, announce: Callable[[int, int, int], None] | None = None,
                         run_dir: Path | None = None, worker_index: int = 0) -> None:
     """Run one gateway process until SIGTERM/SIGINT, then stop gracefully."""
     import signal
@@ -260,7 +260,7 @@ async def serve_forever(config: ServeConfig, source: Any, announce: Callable[[in
     gateway = Gateway(config, source, run_dir, worker_index)
     port = await gateway.start()
     if announce is not None:
-        announce(port)
+        announce(port, gateway.admin_port, gateway.metrics_port)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -115,7 +115,7 @@ async def _serve(config: DemoConfig, say: Callable[[str], None]) -> None:
         say(f"serving until Ctrl-C. Try: scoregate score --model {MODEL} --target 127.0.0.1:{port} --features {row}")
 
     await serve_forever(serve_config, RegistrySource(config.home),
-                        lambda port: asyncio.get_running_loop().create_task(announce(port)))
+                        lambda port, *_: asyncio.get_running_loop().create_task(announce(port)))
 
 
 def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> None:

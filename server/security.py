@@ -22,10 +22,14 @@ def admin_tokens(config: ServeConfig, home: Path) -> frozenset[str]:
     path = Path(home) / ADMIN_TOKEN_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{ADMIN_TOKEN_FILE}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(32) + "\n")
-        except FileExistsError:  # another worker made it first
+            os.link(tmp, path)  # atomic: a complete file appears, or another process's does
+        except FileExistsError:
             pass
+        finally:
+            tmp.unlink()
     return read_tokens(path)

@@ -37,7 +37,7 @@ def _child(config: ServeConfig, make_source: Callable[[], Any], ready_fd: int, r
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     code = 0
 
-    def ready(_port: int) -> None:
+    def ready(*_ports: int) -> None:
         os.write(ready_fd, b"1")
         os.close(ready_fd)
 
@@ -63,7 +63,7 @@ def _wait_ready(fd: int, workers: int, timeout: float = 300.0) -> None:
             seen += len(data)
 
 
-def run_workers(config: ServeConfig, make_source: Callable[[], Any], announce: Callable[[int], None],
+def run_workers(config: ServeConfig, make_source: Callable[[], Any], announce: Callable[[int, int, int], None],
                 run_dir: Any = None) -> int:
     """Serve with config.workers processes until SIGTERM/SIGINT; returns the exit code."""
     if config.workers == 1:
@@ -104,7 +104,7 @@ def run_workers(config: ServeConfig, make_source: Callable[[], Any], announce: C
     for index in range(config.workers):
         spawn(index)
     _wait_ready(ready_r, config.workers)
-    announce(config.port)
+    announce(config.port, config.admin_port, config.metrics_port)
     failed = 0
     while children:
         try:

@@ -13,8 +13,9 @@ from server.cli.context import CliContext, emit_json, pass_cli
 
 
 def _announce(host: str, workers: int):  # noqa: ANN202
-    def announce(port: int) -> None:
-        sys.stdout.write(f"scoregate listening on {host}:{port} ({workers} worker{'s' if workers > 1 else ''})\n")
+    def announce(port: int, admin_port: int, metrics_port: int) -> None:
+        sys.stdout.write(f"scoregate listening on {host}:{port} ({workers} worker{'s' if workers > 1 else ''}); "
+                         f"admin port {admin_port}, metrics port {metrics_port}\n")
         sys.stdout.flush()
     return announce
 
@@ -54,6 +55,10 @@ def serve_command(cli: CliContext, config_file: Path | None, log_level: str, **f
 
         raise NotFound(f"no registry under {cli.home}; register and deploy a model first (or run `scoregate demo`)")
     from server.app import new_run_dir
+    from server.security import admin_tokens
+
+    if config.admin_port >= 0:
+        admin_tokens(config, cli.home)  # made once here, before the workers fork
 
     run_workers(config, lambda: RegistrySource(cli.home), _announce(config.host, config.workers),
                 new_run_dir(cli.home))

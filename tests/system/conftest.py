@@ -29,6 +29,8 @@ def cli(*args: str, home: Path | None = None, env: dict[str, str] | None = None,
 class Served:
     process: subprocess.Popen
     port: int
+    admin_port: int = 0
+    metrics_port: int = 0
 
     @property
     def target(self) -> str:
@@ -52,9 +54,9 @@ def serve(home: Path, *flags: str, timeout: float = 120) -> Served:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
-        m = re.search(r"listening on [\d.]+:(\d+)", line or "")
+        m = re.search(r"listening on [\d.]+:(\d+).*admin port (-?\d+), metrics port (-?\d+)", line or "")
         if m:
-            return Served(proc, int(m.group(1)))
+            return Served(proc, int(m.group(1)), int(m.group(2)), int(m.group(3)))
         if not line and proc.poll() is not None:
             break
     proc.kill()

@@ -1,0 +1,80 @@
+"""The metric set: exact counts, cross-process aggregation through snapshots, Prometheus text."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
+
+from compiler.drift import BinnedReference, DriftReference
+from compiler.schema import FeatureSpec, Schema
+from server.telemetry.metrics import Telemetry
+from server.telemetry.prometheus import registry_for, start_http
+from prometheus_client import generate_latest
+
+KEY = ("m", 1, "d" * 64)
+
+
+def _inputs() -> tuple[Schema, DriftReference]:
+    schema = Schema((FeatureSpec("x", "numeric", -np.inf, np.inf, True, (), 0.0, 1.0),), 0.5, ("0", "1"))
+    ref = DriftReference((BinnedReference("x", (0.5,), (0.5, 0.5), 0.0, 10),),
+                         BinnedReference("score", (0.5,), (0.5, 0.5), 0.0, 10))
+    return schema, ref
+
+
+def _worker(run_dir: str, name: str, n: int) -> None:
+    t = Telemetry(Path(run_dir), name)
+    m = t.runner(KEY, *_inputs())
+    for i in range(n):
+        m.observe("champion", "total", 100 + i)
+        m.count("champion", "OK")
+    m.drift(np.full((n, 1), 0.25), np.full(n, 0.75, dtype=np.float32))
+    t.close()
+
+
+def test_aggregates_sum_every_worker(tmp_path: Path) -> None:
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(str(tmp_path), f"w{i}", 100 * (i + 1))) for i in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    reader = Telemetry(tmp_path, "reader")
+    local = reader.runner(KEY, *_inputs())
+    local.count("champion", "OK", 5)
+    (agg,) = reader.aggregates().values()
+    assert agg.status["champion|OK"] == 305
+    assert int(agg.latency["champion|total"].sum()) == 300
+    stats = reader.stats("m")["versions"][0]
+    assert stats["requests"] == {"champion|OK": 305}
+    (version,) = reader.drift_report("m", "all")["versions"]
+    score = next(f for f in version["figures"] if f["name"] == "score")
+    assert score["count"] == 300 and score["actual"] == [0.0, 1.0]
+
+
+def test_prometheus_exposition_parses_and_buckets_are_cumulative(tmp_path: Path) -> None:
+    t = Telemetry(None, "w0")
+    m = t.runner(KEY, *_inputs())
+    for v in (50, 150, 900, 20_000, 3_000_000):
+        m.observe("canary", "total", v)
+    m.count("canary", "OK", 4)
+    m.count("canary", "INVALID_ARGUMENT")
+    m.batch(8)
+    m.drift(np.array([[0.1], [0.9]]), np.array([0.2, 0.8], dtype=np.float32))
+    text = generate_latest(registry_for(t)).decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    buckets = [s for s in families["scoregate_request_duration_seconds"].samples if s.name.endswith("_bucket")]
+    values = [s.value for s in buckets]
+    assert values == sorted(values) and buckets[-1].labels["le"] == "+Inf" and values[-1] == 5
+    counts = {s.labels["code"]: s.value for s in families["scoregate_requests"].samples if s.name.endswith("_total")}
+    assert counts == {"OK": 4.0, "INVALID_ARGUMENT": 1.0}
+    assert any(s.labels["feature"] == "score" for s in families["scoregate_feature_psi"].samples)
+    server, port = start_http(t, "127.0.0.1", 0)
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        assert "scoregate_requests_total" in body
+    finally:
+        server.shutdown()
