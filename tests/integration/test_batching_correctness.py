@@ -1,4 +1,5 @@
-"""50,000 unique inputs through the batcher: every reply carries the score of its own request."""
+"""100,000 unique inputs from concurrent streams through the batcher: every reply carries the score of its
+own request, and the drift counters equal an offline recount (PSI equal to a numpy reference)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import numpy as np
 from server.api.v1 import scoring_pb2 as pb
 
 MODEL = "credit-pd"
-N = 50_000
+N = 100_000
 STREAMS = 4
 
 
-def test_fifty_thousand_unique_inputs_each_get_their_own_score(home, start, rows, offline) -> None:
+def test_unique_inputs_get_their_own_score_and_exact_drift_counts(home, start, rows, offline) -> None:
     base = rows[0]
     x = np.repeat(base[None, :], N, axis=0)
     x[:, 0] = 20_000.0 + np.arange(N)  # unique income per request
@@ -41,9 +42,37 @@ def test_fifty_thousand_unique_inputs_each_get_their_own_score(home, start, rows
             t.start()
         for t in threads:
             t.join()
-        batches = running.gateway.core.table.models[MODEL].champion.batcher
-        assert batches is not None
+        runner = running.gateway.core.table.models[MODEL].champion.runner
+        counts = runner.metrics.drift_counter.total.copy()
+        requests = running.gateway.telemetry.stats(MODEL)["versions"][0]["requests"]
     finally:
         running.stop()
     assert errors == []
     np.testing.assert_array_equal(got, expected.astype(np.float64))
+    assert requests == {"champion|OK": N}
+    _check_drift(runner, counts, x, expected)
+
+
+def _check_drift(runner, counts: np.ndarray, x: np.ndarray, scores: np.ndarray) -> None:  # noqa: ANN001
+    from compiler.drift import bin_index
+    from server.telemetry.drift import figures
+
+    layout, ref = runner.metrics.layout, runner.drift_ref
+    split = layout.split(counts)
+    for j, r in enumerate(ref.features):
+        name, bins, nans, _ = split[j]
+        offline = np.bincount(bin_index(x[:, j], np.array(r.edges)), minlength=len(r.edges) + 2)
+        assert bins.tolist() == offline[:-1].tolist() and nans == offline[-1], name
+    name, bins, _, _ = split[-1]
+    assert bins.tolist() == np.bincount(bin_index(scores.astype(np.float64), np.array(ref.score.edges)),
+                                        minlength=len(ref.score.edges) + 1).tolist()
+    psis = {f["name"]: f["psi"] for f in figures(layout, counts)}
+    for j, r in enumerate((*ref.features, ref.score)):
+        values = x[:, j] if j < len(ref.features) else scores.astype(np.float64)
+        v = values[~np.isnan(values)]
+        if v.size == 0:  # all missing: no distribution to compare
+            assert np.isnan(psis[r.name]), r.name
+            continue
+        actual = np.bincount(np.searchsorted(r.edges, v, side="right"), minlength=len(r.edges) + 1) / v.size
+        a, e = np.maximum(actual, 1e-4), np.maximum(np.array(r.expected), 1e-4)
+        assert abs(psis[r.name] - float(np.sum((a - e) * np.log(a / e)))) <= 1e-9, r.name
