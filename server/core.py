@@ -122,7 +122,7 @@ class ScoringCore:
         records = [DecisionRecord(
             request_id=call.request_id if rows <= 1 else f"{call.request_id}/{i}",
             input_digest=recorder.digest(x[i]) if rows else "",  # type: ignore[union-attr]
-            output=float(scores[i]) if scores is not None else None,
+            output=float(scores[i]) if scores is not None and np.isfinite(scores[i]) else None,
             decision=("positive" if decisions[i] else "negative") if decisions is not None else None, **base)
             for i in range(max(rows, 1))]
         future = recorder.submit_many(records)  # type: ignore[union-attr]

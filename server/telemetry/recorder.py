@@ -20,6 +20,7 @@ import hmac
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -32,6 +33,7 @@ from server.errors import Unavailable
 
 log = logging.getLogger("scoregate.decisions")
 KEY_FILE = "decision.key"
+MIN_KEY_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -61,25 +63,53 @@ class RecorderConfig:
             return "FULL", 0.0
         if self.fsync.startswith("interval:"):
             try:
-                return "NORMAL", float(self.fsync.split(":", 1)[1])
+                seconds = float(self.fsync.split(":", 1)[1])
             except ValueError:
-                pass
+                seconds = 0.0
+            if 0.0 < seconds < float("inf"):  # 0 would mean "never checkpoint": unbounded power-loss exposure
+                return "NORMAL", seconds
         raise InvalidInput(f"decision_fsync = {self.fsync!r} is invalid; expected group or interval:SECONDS")
 
 
 def load_or_create_key(home: Path) -> tuple[bytes, str]:
-    """The HMAC key: SCOREGATE_DECISION_KEY (hex) or `<home>/decision.key` (created 0600 on first use)."""
+    """The HMAC key: SCOREGATE_DECISION_KEY (hex) or `<home>/decision.key` (created 0600 on first use).
+
+    The file appears complete or not at all (written aside, fsynced, then linked into place), so a crash
+    or two workers starting together can never leave or read a short key; whoever links first wins.
+    """
     env = os.environ.get("SCOREGATE_DECISION_KEY")
     if env:
-        key = bytes.fromhex(env)
-    else:
-        path = home / KEY_FILE
-        if not path.exists():
-            home.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(os.urandom(32).hex().encode())
-        key = bytes.fromhex(path.read_text().strip())
+        return _checked_key(env, "SCOREGATE_DECISION_KEY")
+    path = home / KEY_FILE
+    if not path.exists():
+        _create_key_file(home, path)
+    return _checked_key(path.read_text(), str(path))
+
+
+def _create_key_file(home: Path, path: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    tmp = home / f".{KEY_FILE}.{os.getpid()}.{threading.get_ident()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32).hex().encode())
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another worker created it first: use theirs
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _checked_key(text: str, source: str) -> tuple[bytes, str]:
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        key = b""
+    if len(key) < MIN_KEY_BYTES:
+        raise InvalidInput(f"decision key from {source} must be at least {MIN_KEY_BYTES} bytes of hex; "
+                           f"got {len(text.strip())} characters")
     return key, hashlib.sha256(key).hexdigest()[:12]
 
 
@@ -88,6 +118,15 @@ def sampled(request_id: str, rate: float) -> bool:
         return True
     h = hashlib.sha256(request_id.encode()).digest()[:8]
     return int.from_bytes(h, "big") / float(1 << 64) < rate
+
+
+class _GroupFuture(asyncio.Future):
+    """One group's outcome, awaited by every request in it. Not cancellable: when one caller is cancelled
+    (client gone, deadline) asyncio cancels the future it awaits, which would fail the whole group; here
+    that caller's cancellation simply takes effect once the group is written."""
+
+    def cancel(self, msg: Any = None) -> bool:
+        return False
 
 
 class DecisionRecorder:
@@ -104,6 +143,7 @@ class DecisionRecorder:
         self._future: asyncio.Future | None = None
         self._wake = threading.Event()
         self._stop = False
+        self._broken: str | None = None  # why the writer cannot write (set once, by the writer thread)
         self._thread: threading.Thread | None = None
         self.written = self.groups = self.dropped = self.sampled_out = self.failed = 0
 
@@ -112,7 +152,11 @@ class DecisionRecorder:
         return f"{self._key_id}:{hmac.new(self._key, data, hashlib.sha256).hexdigest()}"
 
     def keep(self, request_id: str) -> bool:
-        return self._rate > 0.0 and sampled(request_id, self._rate)
+        """Is this request recorded? (Counts the ones sampled out, whichever of submit/keep asks.)"""
+        if self._rate > 0.0 and sampled(request_id, self._rate):
+            return True
+        self.sampled_out += 1
+        return False
 
     def start(self) -> None:
         if self._rate > 0.0:
@@ -122,7 +166,6 @@ class DecisionRecorder:
     def submit(self, record: DecisionRecord) -> asyncio.Future | None:
         """Queue one record (event loop); await the returned future before replying. None: not kept."""
         if not self.keep(record.request_id):
-            self.sampled_out += 1
             return None
         return self.submit_many([record])
 
@@ -130,6 +173,9 @@ class DecisionRecorder:
         """Queue one request's records together (all or none); the caller has already applied `keep`."""
         if self._rate <= 0.0:
             return None
+        if self._stop or self._broken:
+            raise Unavailable(f"the decision log is {'stopping' if self._stop else 'not writable'}; "
+                              "the request was not answered unrecorded")
         with self._lock:
             if len(self._pending) + len(records) > self._config.queue_max:
                 self.dropped += len(records)
@@ -138,7 +184,7 @@ class DecisionRecorder:
                 return None
             self._pending.extend(records)
             if self._future is None:
-                self._future = self._loop.create_future()
+                self._future = _GroupFuture(loop=self._loop)
             future = self._future
         self._wake.set()
         return future
@@ -162,37 +208,68 @@ class DecisionRecorder:
             return group, future
 
     def _run(self) -> None:
-        decisions = self._factory(self._sync)
         try:
-            last_sync = 0.0
-            while True:
-                self._wake.wait(timeout=self._interval or 1.0)
-                self._wake.clear()
-                while True:
-                    group, future = self._take()
-                    if not group:
-                        break
-                    self._write(decisions, group, future)
-                if self._interval and (self._stop or _now() - last_sync >= self._interval):
-                    decisions.checkpoint()
-                    last_sync = _now()
-                if self._stop and not self._pending:
-                    break
+            decisions = self._factory(self._sync)
+        except Exception as exc:  # noqa: BLE001 - no log: fail every waiter now rather than let them hang
+            log.error("decision log cannot be opened: %s", exc)
+            self._broken = str(exc)
+            self._fail_pending()
+            return
+        try:
+            self._serve(decisions)
         finally:
-            decisions.checkpoint()
+            self._sync_quietly(decisions)
             decisions.close()
+            self._fail_pending()  # only non-empty if the loop itself died
 
-    def _write(self, decisions: Any, group: list[DecisionRecord], future: asyncio.Future | None) -> None:
+    def _serve(self, decisions: Any) -> None:
+        last_sync = time.monotonic()
+        while True:
+            self._wake.wait(timeout=self._interval or 1.0)
+            self._wake.clear()
+            self._drain(decisions)
+            if self._interval and (self._stop or time.monotonic() - last_sync >= self._interval):
+                self._sync_quietly(decisions)
+                last_sync = time.monotonic()
+            if self._stop and not self._pending:
+                return
+
+    def _drain(self, decisions: Any) -> None:
+        """Write everything pending; a group split into parts fails if any of its parts failed."""
+        carried: BaseException | None = None
+        while True:
+            group, future = self._take()
+            if not group:
+                return
+            carried = self._write(decisions, group) or carried
+            if future is not None:
+                self._loop.call_soon_threadsafe(_resolve, future, carried)
+                carried = None
+
+    def _write(self, decisions: Any, group: list[DecisionRecord]) -> BaseException | None:
         try:
             decisions.append_batch(group)
-            self.written += len(group)
-            self.groups += 1
-            error = None
         except Exception as exc:  # noqa: BLE001 - the group's requests fail; the writer keeps going
             log.error("decision log write failed for %d records: %s", len(group), exc)
             self.failed += len(group)
-            error = Unavailable("the decision log could not record this decision; the request was not answered")
+            return Unavailable("the decision log could not record this decision; the request was not answered")
+        self.written += len(group)
+        self.groups += 1
+        return None
+
+    def _sync_quietly(self, decisions: Any) -> None:
+        try:
+            decisions.checkpoint()
+        except Exception as exc:  # noqa: BLE001 - committed data is already safe from a crash; say so, go on
+            log.error("decision log checkpoint (fsync) failed: %s", exc)
+
+    def _fail_pending(self) -> None:
+        with self._lock:
+            group, future = self._pending, self._future
+            self._pending, self._future = [], None
+        self.failed += len(group)
         if future is not None:
+            error = Unavailable(f"the decision log is not writable ({self._broken or 'writer stopped'})")
             self._loop.call_soon_threadsafe(_resolve, future, error)
 
 
@@ -203,9 +280,3 @@ def _resolve(future: asyncio.Future, error: BaseException | None) -> None:
         future.set_result(None)
     else:
         future.set_exception(error)
-
-
-def _now() -> float:
-    import time
-
-    return time.monotonic()

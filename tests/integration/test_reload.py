@@ -56,8 +56,9 @@ def test_twenty_champion_changes_under_load(home: Path, start, rows) -> None:
         i = 0
         while not stop.is_set():
             try:
+                sent = time.monotonic()  # routing happens after this moment
                 r = stub.Score(pb.ScoreRequest(model=MODEL, features=rows[i % len(rows)]), timeout=5)
-                log.append((time.monotonic(), r.version))
+                log.append((sent, r.version))
             except grpc.RpcError as exc:
                 failures.append(f"{exc.code().name}: {exc.details()}")
             i += 1
@@ -86,9 +87,9 @@ def test_twenty_champion_changes_under_load(home: Path, start, rows) -> None:
         running.stop()
     assert failures == []
     assert len(log) > 100
-    # after a change is applied, every reply until the next change comes from the new version
+    # after a change is applied, every request sent before the next change is answered by the new version
     for (t_applied, version), next_change in zip(applied, changes[1:]):
-        window = [v for t, v in log if t_applied + 0.02 < t < next_change]
+        window = [v for t, v in log if t_applied < t < next_change]
         assert window and set(window) == {version}, (version, set(window))
 
 

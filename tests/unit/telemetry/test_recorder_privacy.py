@@ -24,8 +24,9 @@ from server.telemetry.recorder import KEY_FILE, DecisionRecorder, RecorderConfig
 MARKERS = (123456.789, 4242.0424242, -0.000731313)  # unusual values that appear nowhere unless leaked
 
 
-def recorder(home: Path, key: bytes, key_id: str, loop: asyncio.AbstractEventLoop, **config: object) -> DecisionRecorder:
-    r = DecisionRecorder(lambda s: DecisionLog.in_home(home, None, s), RecorderConfig(**config), key, key_id, loop)  # type: ignore[arg-type]
+def recorder(home: Path, key: bytes, key_id: str, loop: asyncio.AbstractEventLoop, fsync: str) -> DecisionRecorder:
+    r = DecisionRecorder(lambda s: DecisionLog.in_home(home, None, s), RecorderConfig(fsync=fsync), key, key_id,
+                         loop)
     r.start()
     return r
 
@@ -51,8 +52,8 @@ def test_env_key_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_digest_is_stable_key_dependent_and_layout_independent() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        a = DecisionRecorder(lambda s: None, RecorderConfig(), b"a" * 32, "kid-a", loop)  # type: ignore[arg-type,return-value]
-        b = DecisionRecorder(lambda s: None, RecorderConfig(), b"b" * 32, "kid-b", loop)  # type: ignore[arg-type,return-value]
+        a = DecisionRecorder(DecisionLog, RecorderConfig(), b"a" * 32, "kid-a", loop)  # never started: digest only
+        b = DecisionRecorder(DecisionLog, RecorderConfig(), b"b" * 32, "kid-b", loop)
         x = np.array([[1.5, MARKERS[0], np.nan], [MARKERS[0], 1.5, np.nan]])
         d = a.digest(x[0])
         expected = hmac.new(b"a" * 32, struct.pack("<3d", *x[0]), hashlib.sha256).hexdigest()
