@@ -5,8 +5,10 @@ out-of-range slot (outside the range the training sample held); then the score's
 One flat int64 vector per one-minute slice; a ring of 60 slices covers the last hour, plus a total since
 start. A batch is counted by one Numba kernel (no Python loop over features or rows).
 
-PSI = sum over bins of (a - e) * ln(a / e), with a = this window's share of the non-NaN, in-range values
-per bin and e = the training share. Empty bins would make ln undefined; by a common practitioner
+PSI = sum over bins of (a - e) * ln(a / e), with a = this window's share of the non-NaN values per bin
+and e = the training share. A value outside the training range is counted in the end bin it falls in (so a
+shift beyond the training range raises PSI, and bin counts equal an offline recount) and also in the
+out-of-range slot, reported separately as a share. Empty bins would make ln undefined; by a common practitioner
 convention both shares are floored at 1e-4 before the log. Thresholds 0.1 (warn) and 0.25 (alert) are the
 usual industry rule of thumb (below 0.1: no significant shift; above 0.25: a major one), configurable.
 """

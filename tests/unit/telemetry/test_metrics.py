@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -25,23 +26,31 @@ def _inputs() -> tuple[Schema, DriftReference]:
     return schema, ref
 
 
-def _worker(run_dir: str, name: str, n: int) -> None:
-    t = Telemetry(Path(run_dir), name)
-    m = t.runner(KEY, *_inputs())
-    for i in range(n):
-        m.observe("champion", "total", 100 + i)
-        m.count("champion", "OK")
-    m.drift(np.full((n, 1), 0.25), np.full(n, 0.75, dtype=np.float32))
-    t.close()
+WORKER = """
+import sys
+from pathlib import Path
+import numpy as np
+from compiler.drift import BinnedReference, DriftReference
+from compiler.schema import FeatureSpec, Schema
+from server.telemetry.metrics import Telemetry
+run_dir, name, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+schema = Schema((FeatureSpec("x", "numeric", -np.inf, np.inf, True, (), 0.0, 1.0),), 0.5, ("0", "1"))
+ref = DriftReference((BinnedReference("x", (0.5,), (0.5, 0.5), 0.0, 10),),
+                     BinnedReference("score", (0.5,), (0.5, 0.5), 0.0, 10))
+t = Telemetry(run_dir, name)
+m = t.runner(("m", 1, "d" * 64), schema, ref)
+for i in range(n):
+    m.observe("champion", "total", 100 + i)
+    m.count("champion", "OK")
+m.drift(np.full((n, 1), 0.25), np.full(n, 0.75, dtype=np.float32))
+t.close()
+"""
 
 
 def test_aggregates_sum_every_worker(tmp_path: Path) -> None:
-    ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(str(tmp_path), f"w{i}", 100 * (i + 1))) for i in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path), f"w{i}", str(100 * (i + 1))])
+             for i in range(2)]
+    assert [p.wait(120) for p in procs] == [0, 0]
     reader = Telemetry(tmp_path, "reader")
     local = reader.runner(KEY, *_inputs())
     local.count("champion", "OK", 5)
