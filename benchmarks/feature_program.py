@@ -59,7 +59,6 @@ def _median_us(fn: Callable[[], Any], reps: int) -> float:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    import pandas as pd
 
     from compiler.build import split_model
     from compiler.demo.data import FEATURES, generate

@@ -101,7 +101,7 @@ def verify_chain(chain: str, rows: Iterable[Sequence[Any]], encode: Callable[[Se
     seen: dict[str, int] = {}
     anchor_seen = anchor is None
     for row in rows:
-        seq, stored_prev, stored = row[0], row[-2], row[-1]
+        seq, stored = row[0], row[-1]
         why = _fault(count + 1, prev, seen, row, encode)
         if why is None and anchor is not None and seq == anchor[0]:
             if stored != anchor[1]:

@@ -75,7 +75,6 @@ def run_workers(config: ServeConfig, make_source: Callable[[], Any], announce: C
         if getattr(config, name) == 0:  # every worker must bind the same port: pick it here
             holders.append(reserve_port(host, 0))
             changes[name] = holders[-1].getsockname()[1]
-    holder = holders[0]
     config = dataclasses.replace(config, **changes)
     stopping = False
     children: dict[int, tuple[float, int]] = {}

@@ -15,7 +15,6 @@ import pytest
 
 from compiler.bundle import read_bundle
 from compiler.onnx_session import open_session, predict_scores
-from server.api.v1 import scoring_pb2 as pb
 from server.api.v1 import scoring_pb2_grpc
 
 MODEL = "credit-pd"

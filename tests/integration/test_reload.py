@@ -8,8 +8,6 @@ import time
 from pathlib import Path
 
 import grpc
-import numpy as np
-import pytest
 
 from compiler.build import CompileOptions, compile_model
 from compiler.demo.data import LABEL, generate
