@@ -62,14 +62,8 @@ def start_gateway(home: Path, **settings: Any) -> Running:
 
 
 @pytest.fixture(scope="session")
-def template_home(tmp_path_factory) -> Path:
-    """A registry with the demo model compiled, registered by alice, approved by bob, deployed as champion."""
-    from server.demo import DemoConfig, compile_demo, govern_demo
-
-    home = tmp_path_factory.mktemp("template")
-    config = DemoConfig(home=home, actor="alice", sample_rows=1000)
-    govern_demo(config, compile_demo(config, say=lambda _: None), say=lambda _: None)
-    return home
+def template_home(demo_registry: Path) -> Path:
+    return demo_registry
 
 
 @pytest.fixture

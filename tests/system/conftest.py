@@ -64,13 +64,8 @@ def serve(home: Path, *flags: str, timeout: float = 120) -> Served:
 
 
 @pytest.fixture(scope="session")
-def served_home(tmp_path_factory) -> Path:
-    from server.demo import DemoConfig, compile_demo, govern_demo
-
-    home = tmp_path_factory.mktemp("served")
-    config = DemoConfig(home=home, actor="alice", sample_rows=1000)
-    govern_demo(config, compile_demo(config, say=lambda _: None), say=lambda _: None)
-    return home
+def served_home(demo_registry: Path) -> Path:
+    return demo_registry
 
 
 @pytest.fixture
