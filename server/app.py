@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 from server.api.v1 import admin_pb2, admin_pb2_grpc, scoring_pb2, scoring_pb2_grpc
 from server.batching.batcher import BatchConfig, BatchStats
 from server.config import ServeConfig
+from server.control.rollout import Rollouts
 from server.control.watcher import RoutingSource, RoutingWatcher, RuntimeConfig
 from server.core import ScoringCore
 from server.routing.table import RoutingTable
@@ -134,7 +135,10 @@ class Gateway:
             return
         server = self._admin = grpc.aio.server(options=[("grpc.so_reuseport", 1 if cfg.workers > 1 else 0)])
         auth = AdminAuth(admin_tokens(cfg, self.home), cfg.tokens())
-        admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(auth, self._stats, self._drift_report), server)
+        registry = getattr(self.source, "registry", None)
+        rollouts = Rollouts(registry, self._stats) if registry is not None else None
+        admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(auth, self._stats, self._drift_report, rollouts),
+                                                   server)
         reflection.enable_server_reflection([admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
                                              reflection.SERVICE_NAME], server)
         self.admin_port = server.add_insecure_port(f"{cfg.admin_host}:{cfg.admin_port}")

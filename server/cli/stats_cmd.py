@@ -12,7 +12,8 @@ import click
 from server.cli.context import CliContext, emit_json, emit_table, pass_cli
 
 
-def _admin_call(cli: CliContext, target: str, token: str | None, method: str, request: Any) -> dict[str, Any]:
+def _admin_call(cli: CliContext, target: str, token: str | None, method: str, request: Any,
+                actor: str | None = None) -> dict[str, Any]:
     import grpc
     from google.protobuf.json_format import MessageToDict
 
@@ -24,7 +25,8 @@ def _admin_call(cli: CliContext, target: str, token: str | None, method: str, re
         token = path.read_text().strip().splitlines()[0] if path.exists() else ""
     stub = admin_pb2_grpc.AdminStub(grpc.insecure_channel(target))
     try:
-        reply = getattr(stub, method)(request, timeout=10, metadata=[("authorization", f"Bearer {token}")])
+        metadata = [("authorization", f"Bearer {token}")] + ([("x-scoregate-actor", actor)] if actor else [])
+        reply = getattr(stub, method)(request, timeout=10, metadata=metadata)
     except grpc.RpcError as exc:
         raise click.ClickException(f"{exc.code().name}: {exc.details()}") from None
     return MessageToDict(reply, preserving_proto_field_name=True)

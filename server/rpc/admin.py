@@ -5,6 +5,7 @@ Only callers holding an admin token get in: no token is UNAUTHENTICATED, a scori
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import math
 from typing import Any, Callable
@@ -14,7 +15,7 @@ from google.protobuf import struct_pb2
 from google.protobuf.json_format import ParseDict
 
 from server.api.v1 import admin_pb2, admin_pb2_grpc
-from server.errors import Unauthenticated
+from server.errors import Unauthenticated, Unavailable
 from compiler.errors import PermissionDenied
 from server.rpc.status import abort
 
@@ -62,12 +63,55 @@ class AdminAuth:
         raise Unauthenticated("admin API: invalid bearer token")
 
 
+def actor_of(context: grpc.aio.ServicerContext) -> str:
+    """The operator named by the CLI (`x-scoregate-actor`), recorded in the ledger with every change."""
+    for key, value in context.invocation_metadata() or ():
+        if key == "x-scoregate-actor" and value:
+            return str(value)
+    return "admin-api"
+
+
 class AdminServicer(admin_pb2_grpc.AdminServicer):
     def __init__(self, auth: AdminAuth, stats: Callable[[str | None], dict[str, Any]],
-                 drift: Callable[[str, str], dict[str, Any]]) -> None:
+                 drift: Callable[[str, str], dict[str, Any]], rollouts: Any = None) -> None:
         self._auth = auth
         self._stats = stats
         self._drift = drift
+        self._rollouts = rollouts
+
+    async def _rollout(self, context: grpc.aio.ServicerContext, fn: Callable[[str], dict[str, Any]]
+                       ) -> admin_pb2.RolloutStatus:
+        try:
+            self._auth.check(context)
+            if self._rollouts is None:
+                raise Unavailable("rollouts are not available on this gateway")
+            actor = actor_of(context)
+            # registry writes (SQLite, fsync) run off the event loop: scoring traffic keeps flowing
+            status = await asyncio.get_running_loop().run_in_executor(None, fn, actor)
+            return admin_pb2.RolloutStatus(status=_struct(status))
+        except Exception as exc:  # noqa: BLE001 - translated in one place
+            await abort(context, exc)
+
+    async def StartRollout(self, request, context):  # noqa: ANN001, ANN201, N802
+        return await self._rollout(context, lambda actor: self._rollouts.start(
+            request.model, int(request.version), request.weight, actor, request.reason))
+
+    async def StepRollout(self, request, context):  # noqa: ANN001, ANN201, N802
+        return await self._rollout(context, lambda actor: self._rollouts.step(
+            request.model, request.weight, actor, request.reason))
+
+    async def Promote(self, request, context):  # noqa: ANN001, ANN201, N802
+        return await self._rollout(context, lambda actor: self._rollouts.promote(request.model, actor, request.reason))
+
+    async def Rollback(self, request, context):  # noqa: ANN001, ANN201, N802
+        return await self._rollout(context, lambda actor: self._rollouts.rollback(request.model, actor, request.reason))
+
+    async def SetShadow(self, request, context):  # noqa: ANN001, ANN201, N802
+        return await self._rollout(context, lambda actor: self._rollouts.shadow(
+            request.model, int(request.version), request.sample, request.off, actor, request.reason))
+
+    async def GetRollout(self, request, context):  # noqa: ANN001, ANN201, N802
+        return await self._rollout(context, lambda actor: self._rollouts.status(request.model))
 
     async def GetStats(self, request: admin_pb2.StatsRequest, context: grpc.aio.ServicerContext) -> admin_pb2.StatsReply:
         try:

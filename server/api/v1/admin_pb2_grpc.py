@@ -44,6 +44,36 @@ class AdminStub(object):
                 request_serializer=server_dot_api_dot_v1_dot_admin__pb2.DriftRequest.SerializeToString,
                 response_deserializer=server_dot_api_dot_v1_dot_admin__pb2.DriftReply.FromString,
                 _registered_method=True)
+        self.StartRollout = channel.unary_unary(
+                '/scoregate.admin.v1.Admin/StartRollout',
+                request_serializer=server_dot_api_dot_v1_dot_admin__pb2.StartRolloutRequest.SerializeToString,
+                response_deserializer=server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.FromString,
+                _registered_method=True)
+        self.StepRollout = channel.unary_unary(
+                '/scoregate.admin.v1.Admin/StepRollout',
+                request_serializer=server_dot_api_dot_v1_dot_admin__pb2.StepRolloutRequest.SerializeToString,
+                response_deserializer=server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.FromString,
+                _registered_method=True)
+        self.Promote = channel.unary_unary(
+                '/scoregate.admin.v1.Admin/Promote',
+                request_serializer=server_dot_api_dot_v1_dot_admin__pb2.ModelAction.SerializeToString,
+                response_deserializer=server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.FromString,
+                _registered_method=True)
+        self.Rollback = channel.unary_unary(
+                '/scoregate.admin.v1.Admin/Rollback',
+                request_serializer=server_dot_api_dot_v1_dot_admin__pb2.ModelAction.SerializeToString,
+                response_deserializer=server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.FromString,
+                _registered_method=True)
+        self.SetShadow = channel.unary_unary(
+                '/scoregate.admin.v1.Admin/SetShadow',
+                request_serializer=server_dot_api_dot_v1_dot_admin__pb2.SetShadowRequest.SerializeToString,
+                response_deserializer=server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.FromString,
+                _registered_method=True)
+        self.GetRollout = channel.unary_unary(
+                '/scoregate.admin.v1.Admin/GetRollout',
+                request_serializer=server_dot_api_dot_v1_dot_admin__pb2.ModelAction.SerializeToString,
+                response_deserializer=server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.FromString,
+                _registered_method=True)
 
 
 class AdminServicer(object):
@@ -64,6 +94,44 @@ class AdminServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartRollout(self, request, context):
+        """Rollouts: each call changes the model's deployment in the registry (one ledger entry with the actor and
+        reason, in the same transaction); every gateway converges on it within its poll interval.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StepRollout(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Promote(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Rollback(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetShadow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRollout(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -76,6 +144,36 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.GetDrift,
                     request_deserializer=server_dot_api_dot_v1_dot_admin__pb2.DriftRequest.FromString,
                     response_serializer=server_dot_api_dot_v1_dot_admin__pb2.DriftReply.SerializeToString,
+            ),
+            'StartRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartRollout,
+                    request_deserializer=server_dot_api_dot_v1_dot_admin__pb2.StartRolloutRequest.FromString,
+                    response_serializer=server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.SerializeToString,
+            ),
+            'StepRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.StepRollout,
+                    request_deserializer=server_dot_api_dot_v1_dot_admin__pb2.StepRolloutRequest.FromString,
+                    response_serializer=server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.SerializeToString,
+            ),
+            'Promote': grpc.unary_unary_rpc_method_handler(
+                    servicer.Promote,
+                    request_deserializer=server_dot_api_dot_v1_dot_admin__pb2.ModelAction.FromString,
+                    response_serializer=server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.SerializeToString,
+            ),
+            'Rollback': grpc.unary_unary_rpc_method_handler(
+                    servicer.Rollback,
+                    request_deserializer=server_dot_api_dot_v1_dot_admin__pb2.ModelAction.FromString,
+                    response_serializer=server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.SerializeToString,
+            ),
+            'SetShadow': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetShadow,
+                    request_deserializer=server_dot_api_dot_v1_dot_admin__pb2.SetShadowRequest.FromString,
+                    response_serializer=server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.SerializeToString,
+            ),
+            'GetRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRollout,
+                    request_deserializer=server_dot_api_dot_v1_dot_admin__pb2.ModelAction.FromString,
+                    response_serializer=server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +230,168 @@ class Admin(object):
             '/scoregate.admin.v1.Admin/GetDrift',
             server_dot_api_dot_v1_dot_admin__pb2.DriftRequest.SerializeToString,
             server_dot_api_dot_v1_dot_admin__pb2.DriftReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scoregate.admin.v1.Admin/StartRollout',
+            server_dot_api_dot_v1_dot_admin__pb2.StartRolloutRequest.SerializeToString,
+            server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StepRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scoregate.admin.v1.Admin/StepRollout',
+            server_dot_api_dot_v1_dot_admin__pb2.StepRolloutRequest.SerializeToString,
+            server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Promote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scoregate.admin.v1.Admin/Promote',
+            server_dot_api_dot_v1_dot_admin__pb2.ModelAction.SerializeToString,
+            server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Rollback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scoregate.admin.v1.Admin/Rollback',
+            server_dot_api_dot_v1_dot_admin__pb2.ModelAction.SerializeToString,
+            server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetShadow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scoregate.admin.v1.Admin/SetShadow',
+            server_dot_api_dot_v1_dot_admin__pb2.SetShadowRequest.SerializeToString,
+            server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scoregate.admin.v1.Admin/GetRollout',
+            server_dot_api_dot_v1_dot_admin__pb2.ModelAction.SerializeToString,
+            server_dot_api_dot_v1_dot_admin__pb2.RolloutStatus.FromString,
             options,
             channel_credentials,
             insecure,

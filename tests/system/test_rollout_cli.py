@@ -1,0 +1,101 @@
+"""`scoregate rollout` through a running gateway's admin API: canary, step, promote, rollback, shadow, status;
+each change is a ledger entry with the actor; the gateway converges; credentials are enforced."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from compiler.build import CompileOptions, compile_model
+from compiler.demo.data import LABEL, generate
+from compiler.demo.model import CONSTRAINTS, pipeline
+from registry.audit import ledger_entries
+from registry.service import Registry
+from server.api.v1 import scoring_pb2 as pb
+from server.api.v1 import scoring_pb2_grpc
+
+MODEL = "credit-pd"
+ROW = np.array([52000, 41, 0.35, np.nan, 4, 1, 0.3, 9000, 60, 1], dtype=np.float64)
+
+
+def _approved_v2(home: Path) -> int:
+    df = generate(1500, seed=21)
+    model = pipeline().set_params(model__C=0.05).fit(df.drop(columns=[LABEL]), df[LABEL])
+    compile_model(model, df, home / "v2", CompileOptions(label=LABEL, constraints=CONSTRAINTS))
+    reg = Registry(home)
+    try:
+        v = reg.register(home / "v2", MODEL, "alice").version
+        reg.approve(MODEL, v, "bob")
+        return v
+    finally:
+        reg.close()
+
+
+def _versions_seen(target: str, keys: range) -> dict[int, int]:
+    stub = scoring_pb2_grpc.ScoringStub(grpc.insecure_channel(target))
+    seen: dict[int, int] = {}
+    for k in keys:
+        r = stub.Score(pb.ScoreRequest(model=MODEL, features=ROW, entity_key=f"cust-{k}"), timeout=10)
+        seen[r.version] = seen.get(r.version, 0) + 1
+    return seen
+
+
+def _eventually(fn, timeout: float = 5.0):  # noqa: ANN001, ANN202
+    deadline = time.monotonic() + timeout
+    while True:
+        result = fn()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
+
+
+def test_rollout_lifecycle(home_copy: Path, run_cli, start_serve, tmp_path: Path) -> None:
+    v2 = _approved_v2(home_copy)
+    served = start_serve(home_copy)
+    admin = ["--target", f"127.0.0.1:{served.admin_port}"]
+    try:
+        r = run_cli("--actor", "carol", "rollout", "start", MODEL, "--version", str(v2), "--weight", "50",
+                    "--reason", "first canary", *admin, home=home_copy)
+        assert r.returncode == 0, r.stderr
+        assert f"canary v{v2} at 50%" in r.stdout
+        assert _eventually(lambda: set(_versions_seen(served.target, range(60))) == {1, v2})
+        r = run_cli("--actor", "carol", "rollout", "shadow", MODEL, "--version", "1", "--sample", "0.5", *admin,
+                    "--json", home=home_copy)
+        assert r.returncode != 0 and "error:" in r.stderr  # the champion cannot also be its own shadow
+        r = run_cli("--actor", "carol", "rollout", "promote", MODEL, *admin, "--json", home=home_copy)
+        status = json.loads(r.stdout)
+        assert (status["champion"], status["canary"]) == (v2, None)
+        assert _eventually(lambda: set(_versions_seen(served.target, range(30))) == {v2})
+        r = run_cli("rollout", "rollback", MODEL, "--reason", "nothing to roll back", *admin, home=home_copy)
+        assert r.returncode != 0 and "has no canary to roll back" in r.stderr
+        r = run_cli("rollout", "start", MODEL, "--version", "1", "--weight", "150", *admin, home=home_copy)
+        assert r.returncode != 0 and "weight: expected 0 < weight <= 100" in r.stderr
+        r = run_cli("rollout", "status", MODEL, *admin, "--token", "wrong", home=home_copy)
+        assert r.returncode != 0 and r.stderr.startswith("error: UNAUTHENTICATED")
+    finally:
+        served.terminate()
+    reg = Registry(home_copy)
+    try:
+        deploys = ledger_entries(reg, MODEL, action="deploy")
+        assert any(e.actor == "carol" and e.details.get("reason") == "first canary" for e in deploys)
+        assert reg.resolve(MODEL, "champion").version == v2
+    finally:
+        reg.close()
+
+
+def test_scoring_token_cannot_call_admin(home_copy: Path, run_cli, start_serve, tmp_path: Path) -> None:
+    tokens = tmp_path / "scoring.txt"
+    tokens.write_text("scoring-secret\n")
+    served = start_serve(home_copy, "--token-file", str(tokens))
+    try:
+        r = run_cli("rollout", "status", MODEL, "--target", f"127.0.0.1:{served.admin_port}", "--token",
+                    "scoring-secret", home=home_copy)
+        assert r.returncode != 0 and r.stderr.startswith("error: PERMISSION_DENIED: admin API: scoring credentials")
+        r = run_cli("rollout", "status", MODEL, "--target", f"127.0.0.1:{served.admin_port}", home=home_copy)
+        assert r.returncode == 0 and "champion v1" in r.stdout
+    finally:
+        served.terminate()
