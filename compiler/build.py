@@ -71,6 +71,8 @@ def compile_model(model: Any, sample: pd.DataFrame, out_dir: Path | str, options
         raise InvalidInput(f"threshold must lie in [0, 1], got {options.threshold}")
     pre, estimator = split_model(model)
     converter = (table or default_table()).lookup(estimator)
+    if not hasattr(estimator, "classes_"):
+        raise InvalidInput(f"{type(estimator).__name__} is not fitted; compile a trained model")
     classes = tuple(str(c) for c in getattr(estimator, "classes_", ()))
     if len(classes) != 2:
         raise Unsupported(f"only binary classifiers are supported; {type(estimator).__name__} has classes {classes}")

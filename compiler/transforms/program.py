@@ -119,6 +119,11 @@ class FeatureProgram:
             raise BundleError(f"program.json: malformed feature program ({exc})") from exc
         if any(not 0 <= ln.source < program.n_inputs for ln in lanes):
             raise BundleError("program.json: a lane reads a column outside the input width")
+        for ln in lanes:  # the kernel's bucketing relies on sorted edges (searchsorted semantics)
+            for s in ln.steps:
+                t = s.table
+                if s.op is Op.BIN and (any(e != e for e in t) or any(t[i] > t[i + 1] for i in range(len(t) - 1))):
+                    raise BundleError(f"program.json: lane {ln.label!r} has bin edges that are not sorted numbers")
         return program
 
     def transform(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
