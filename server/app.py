@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +24,7 @@ from grpc_reflection.v1alpha import reflection
 from server.api.v1 import admin_pb2, admin_pb2_grpc, scoring_pb2, scoring_pb2_grpc
 from server.batching.batcher import BatchConfig, BatchStats
 from server.config import ServeConfig
+from server.control.guard import Guard, read_published
 from server.control.rollout import Rollouts
 from server.control.watcher import RoutingSource, RoutingWatcher, RuntimeConfig
 from server.core import ScoringCore
@@ -55,6 +57,14 @@ def new_run_dir(home: Path) -> Path:
     return run
 
 
+def _nice() -> None:
+    """Lower this thread's scheduling priority (Linux threads have their own nice value)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not permitted: shadows still run off the primary executor
+        pass
+
+
 class Gateway:
     def __init__(self, config: ServeConfig, source: RoutingSource, run_dir: Path | None = None,
                  worker_index: int = 0) -> None:
@@ -73,7 +83,10 @@ class Gateway:
         self._metrics: Any = None
         self._watcher: RoutingWatcher | None = None
         self._drift: DriftWatch | None = None
+        self._guard: Guard | None = None
         self._executor = ThreadPoolExecutor(config.executor_threads, thread_name_prefix="scoregate-compute")
+        # shadows compute on their own low-priority thread: a slow shadow never queues primary batches
+        self._shadow_executor = ThreadPoolExecutor(1, thread_name_prefix="scoregate-shadow", initializer=_nice)
         self._stopping = False
 
     # -- parts -------------------------------------------------------------------------------------------
@@ -111,6 +124,8 @@ class Gateway:
                  for arm in ([r.champion] + ([r.canary] if r.canary else [])) if not model or r.name == model}
         for v in out["versions"]:
             v["queue_depth_here"] = depth.get(v["version"], 0)
+        guard = read_published(self._guard_file()) or {}
+        out["rollouts"] = {m: g for m, g in sorted(guard.items()) if not model or m == model}
         if self.recorder is not None:
             r = self.recorder
             out["decision_log"] = {"written": r.written, "groups": r.groups, "dropped": r.dropped,
@@ -135,14 +150,33 @@ class Gateway:
             return
         server = self._admin = grpc.aio.server(options=[("grpc.so_reuseport", 1 if cfg.workers > 1 else 0)])
         auth = AdminAuth(admin_tokens(cfg, self.home), cfg.tokens())
-        registry = getattr(self.source, "registry", None)
-        rollouts = Rollouts(registry, self._stats) if registry is not None else None
+        rollouts = self._rollouts()
         admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(auth, self._stats, self._drift_report, rollouts),
                                                    server)
         reflection.enable_server_reflection([admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
                                              reflection.SERVICE_NAME], server)
         self.admin_port = server.add_insecure_port(f"{cfg.admin_host}:{cfg.admin_port}")
         await server.start()
+
+    def _rollouts(self) -> Rollouts | None:
+        registry = getattr(self.source, "registry", None)
+        if registry is None:
+            return None
+        return Rollouts(registry, self._stats, lambda model: read_published(self._guard_file(), model))
+
+    def _guard_file(self) -> Path | None:
+        run_dir = self.telemetry.run_dir if self.telemetry is not None else None
+        return run_dir / "guard.json" if run_dir is not None else None
+
+    def _start_guard(self) -> None:
+        """Worker 0 guards every rollout on the counters of all workers (telemetry is its only input)."""
+        rollouts = self._rollouts()
+        if not self.leader or self.telemetry is None or rollouts is None or self._watcher is None:
+            return
+        self._guard = Guard(self.source.deployments, self.telemetry.aggregates, rollouts, self._watcher.poll_once,
+                            self.source.record_gateway_event, self._guard_file(), self.config.guard_interval_s)
+        self.core.alarm = self._guard.alarm
+        self._guard.start()
 
     def _attach(self, runner: ModelRunner) -> None:
         if self.telemetry is not None:
@@ -199,7 +233,8 @@ class Gateway:
         runtime = RuntimeConfig(BatchConfig(cfg.max_batch_size, cfg.max_wait_us, cfg.max_queue, cfg.inline_max_rows),
                                 cfg.intra_op_threads, cfg.max_rows, cfg.poll_interval_ms / 1000.0)
         self._watcher = RoutingWatcher(self.source, self._install, lambda: self.core.table, loop, self._executor,
-                                       runtime, on_batch=self._on_batch, attach=self._attach)
+                                       runtime, on_batch=self._on_batch, attach=self._attach,
+                                       shadow_executor=self._shadow_executor)
         # load + warm before the port accepts anything: with SO_REUSEPORT a starting worker must not take
         # connections it cannot serve yet
         await loop.run_in_executor(None, self._watcher.poll_once)
@@ -209,6 +244,7 @@ class Gateway:
         self.core.set_accepting(True)
         await self.health.set("", SERVING)
         self._watcher.start()
+        self._start_guard()
         log.info("scoregate listening on %s (port %d, admin %d, metrics %d)", address, self.port, self.admin_port,
                  self.metrics_port)
         return self.port
@@ -229,7 +265,7 @@ class Gateway:
         self._stopping = True
         loop = asyncio.get_running_loop()
         await self.health.enter_graceful_shutdown()
-        for part in (self._watcher, self._drift):
+        for part in (self._guard, self._watcher, self._drift):
             if part is not None:
                 await loop.run_in_executor(None, part.stop)
         if self._server is not None:
@@ -247,6 +283,7 @@ class Gateway:
         if self._metrics is not None:
             self._metrics.shutdown()
         self._executor.shutdown(wait=False)
+        self._shadow_executor.shutdown(wait=False)
         close = getattr(self.source, "close", None)
         if close is not None:
             close()

@@ -52,6 +52,7 @@ class ServeConfig:
     drift_alert: float = 0.25
     drift_min_count: int = 500  # values in the window before drift is judged
     drift_check_s: float = 10.0
+    guard_interval_s: float = 0.5  # rollout guardrail checks (and at once on a canary failure)
 
     def validate(self) -> ServeConfig:
         cores = os.cpu_count() or 1
@@ -63,6 +64,7 @@ class ServeConfig:
         _check(self.max_wait_us >= 0, "max_wait_us", self.max_wait_us, ">= 0")
         _check(self.inline_max_rows >= 0, "inline_max_rows", self.inline_max_rows, ">= 0")
         _check(self.grace_s >= 0, "grace_s", self.grace_s, ">= 0")
+        _check(0.01 <= self.guard_interval_s <= 60, "guard_interval_s", self.guard_interval_s, "0.01..60 seconds")
         for name in ("admin_port", "metrics_port"):
             _check(-1 <= getattr(self, name) <= 65535, name, getattr(self, name), "-1 (off), 0 (any) or a port")
         _check(0 < self.drift_warn < self.drift_alert, "drift_warn/drift_alert",

@@ -4,13 +4,14 @@ and lock-free: it reads one immutable routing-table snapshot per request; the co
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import numpy as np
 
 from compiler.errors import NotFound, PreconditionFailed, ScoregateError
 from registry.records import DecisionRecord, utc_now
 from server.errors import DeadlineExceeded, Overloaded, Unavailable, status_name
-from server.routing.router import decide
+from server.routing.router import CANARY, decide
 from server.routing.table import ModelRoutes, RoutingTable
 from server.runtime.runner import ModelRunner
 from server.types import ModelView, ScoreCall, ScoreResult
@@ -24,6 +25,7 @@ class ScoringCore:
         self._live = True
         self._accepting = False
         self._recorder = recorder  # DecisionRecorder, or None when decision records are off
+        self.alarm: Callable[[], None] | None = None  # the guard's wake-up, rung on each canary failure
 
     # control plane -------------------------------------------------------------------------------------
     @property
@@ -139,6 +141,8 @@ class ScoringCore:
                 runner.metrics.shed()
             elif isinstance(exc, DeadlineExceeded):
                 runner.metrics.expired()
+        if route == CANARY and self.alarm is not None:
+            self.alarm()
         if self._recorder is not None:
             call = ScoreCall(model=model, x=x if x is not None else np.empty((0, 0)), request_id=request_id,
                              caller=caller)

@@ -12,7 +12,8 @@ from compiler.errors import ScoregateError
 from server.cli.context import CliContext, default_actor
 
 # Command groups, one module each; every module exposes `commands`: a list of click commands.
-COMMAND_MODULES = ("compile_cmd", "demo_cmd", "serve_cmd", "stats_cmd", "rollout_cmd", "registry_cmd", "audit_cmd", "bench_cmd")
+COMMAND_MODULES = ("compile_cmd", "demo_cmd", "serve_cmd", "stats_cmd", "rollout_cmd", "registry_cmd", "audit_cmd", "bench_cmd",
+                   "outcomes_cmd", "performance_cmd", "retrain_cmd")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

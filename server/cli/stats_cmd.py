@@ -70,6 +70,34 @@ def stats_command(cli: CliContext, model: str | None, target: str, token: str | 
         outcomes = ", ".join(f"{k.replace('|', ' ')} {int(n)}" for k, n in sorted(v.get("requests", {}).items()))
         click.echo(f"{v['model']} v{int(v['version'])}: {outcomes or 'no requests'}; batches {int(v['batches'])}, "
                    f"shed {int(v['shed'])}, expired {int(v['expired'])}")
+        if v.get("shadow"):
+            click.echo("  as shadow: " + shadow_line(v["shadow"]))
+    for name, guard in sorted(stats.get("rollouts", {}).items()):
+        for line in guard_lines(name, guard):
+            click.echo(line)
+
+
+def shadow_line(s: dict[str, Any]) -> str:
+    return (f"{int(s['scored'])} scored of {int(s['offered'])} offered ({int(s['dropped'])} dropped, "
+            f"{int(s['failed'])} failed); decision flips {_num(s.get('flip_rate'), 4)}; "
+            f"|score delta| p50 {_num(s.get('delta_p50'), 5)} p99 {_num(s.get('delta_p99'), 5)}")
+
+
+def guard_lines(model: str, guard: dict[str, Any]) -> list[str]:
+    """Canary vs champion over the rollout's window, and each shadow's flip rate, as the guard last saw them."""
+    out = [f"{model} rollout: {guard.get('state', 'none')}"]
+    r = guard.get("readings")
+    if r:
+        out.append(f"  canary vs champion: requests {int(r['canary_requests'])} / {int(r['champion_requests'])}, "
+                   f"error rate {_num(r['canary_error_rate'], 4)} / {_num(r['champion_error_rate'], 4)}, "
+                   f"p99 ms {_us(r['canary_p99_us'])} / {_us(r['champion_p99_us'])}, "
+                   f"score PSI {_num(r['score_psi'], 4)}"
+                   + ("" if guard.get("judged") else " (minimum sample not reached yet)"))
+    for b in guard.get("breaches") or []:
+        out.append(f"  BREACH {b['rule']}: " + ", ".join(f"{k} {v}" for k, v in b.items() if k != "rule"))
+    for sh in guard.get("shadows") or []:
+        out.append(f"  shadow v{int(sh['version'])} [{sh['state']}]: " + shadow_line(sh))
+    return out
 
 
 @click.command("drift")

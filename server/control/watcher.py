@@ -45,7 +45,8 @@ class RoutingWatcher:
     def __init__(self, source: RoutingSource, install: Callable[[RoutingTable], None], current: Callable[[], RoutingTable],
                  loop: asyncio.AbstractEventLoop, executor: Executor, config: RuntimeConfig,
                  on_batch: Callable[[RunnerKey, BatchStats], None] | None = None,
-                 attach: Callable[[ModelRunner], None] | None = None) -> None:
+                 attach: Callable[[ModelRunner], None] | None = None,
+                 shadow_executor: Executor | None = None) -> None:
         self._source = source
         self._install = install
         self._current = current
@@ -58,6 +59,8 @@ class RoutingWatcher:
         self._thread: threading.Thread | None = None
         self.applied_revision = -1
         self.failures: dict[RunnerKey, str] = {}  # keys that failed to load, so one bad bundle is tried once
+        self._poll_lock = threading.Lock()  # the poll thread and the guard (converging at once) take turns
+        self._shadow_executor = shadow_executor or executor
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop_forever, name="scoregate-routing", daemon=True)
@@ -78,6 +81,10 @@ class RoutingWatcher:
 
     def poll_once(self) -> bool:
         """Apply the registry's routing state if its revision moved; True when a new table was installed."""
+        with self._poll_lock:
+            return self._poll()
+
+    def _poll(self) -> bool:
         revision = self._source.routing_revision()
         if revision == self.applied_revision:
             return False
@@ -157,7 +164,7 @@ class RoutingWatcher:
     def _lane(self, runner: ModelRunner, rate: float, lanes: dict[tuple[RunnerKey, float], ShadowLane]) -> ShadowLane:
         lane = lanes.get((runner.key, rate))
         if lane is None:
-            lane = ShadowLane(runner, rate, self._executor, self._config.batch.max_queue // 2 or 1,
+            lane = ShadowLane(runner, rate, self._shadow_executor, self._config.batch.max_queue // 2 or 1,
                               self._config.batch.max_batch_size)
             lane.start()
             lanes[(runner.key, rate)] = lane

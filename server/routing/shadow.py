@@ -13,25 +13,13 @@ import asyncio
 import hashlib
 from collections import deque
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
+from server.batching.batcher import Timed
 from server.runtime.runner import ModelRunner
-
-
-@dataclass
-class ShadowCounters:
-    offered: int = 0
-    dropped: int = 0  # lane full
-    scored: int = 0
-    failed: int = 0
-    flips: int = 0  # decision differs from the primary's
-    deltas: list[float] = field(default_factory=list)  # |shadow - primary|, a bounded recent sample
-
-    def flip_rate(self) -> float:
-        return self.flips / self.scored if self.scored else 0.0
+from server.telemetry.comparison import ShadowCounters
 
 
 def sampled(request_id: str, rate: float) -> bool:
@@ -43,14 +31,14 @@ def sampled(request_id: str, rate: float) -> bool:
 
 
 class ShadowLane:
-    MAX_DELTAS = 4096
-
     def __init__(self, runner: ModelRunner, sample_rate: float, executor: Executor, capacity: int = 1024,
                  max_batch: int = 256, on_result: Callable[[ModelRunner, np.ndarray, np.ndarray], None] | None = None
                  ) -> None:
         self.runner = runner
         self.sample_rate = sample_rate
-        self.counters = ShadowCounters()
+        # the version's telemetry counters when attached (snapshotted, summed across workers), else local ones
+        metrics = runner.metrics
+        self.counters: ShadowCounters = metrics.shadow if metrics is not None else ShadowCounters()
         self._executor = executor
         self._capacity = capacity
         self._max_batch = max_batch
@@ -66,9 +54,10 @@ class ShadowLane:
     def offer(self, request_id: str, x: np.ndarray, primary: np.ndarray, decisions: np.ndarray) -> None:
         if self._closing or not sampled(request_id, self.sample_rate):
             return
-        self.counters.offered += 1
+        rows = x.shape[0]
+        self.counters.add("offered", rows)
         if len(self._queue) >= self._capacity:
-            self.counters.dropped += 1
+            self.counters.add("dropped", rows)
             return
         self._queue.append((x, primary, decisions))
         self._wake.set()
@@ -78,6 +67,10 @@ class ShadowLane:
         self._wake.set()
         if self._task is not None:
             await self._task
+
+    def _score(self, x: np.ndarray) -> Timed:
+        self.runner.check_rows(x)  # the shadow's schema may not accept what the primary did: a failure, counted
+        return self.runner.run_timed(x)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -92,20 +85,12 @@ class ShadowLane:
             primary = np.concatenate([it[1] for it in items])
             decisions = np.concatenate([it[2] for it in items])
             try:
-                timed = await loop.run_in_executor(self._executor, self.runner.run_timed, x)
+                timed = await loop.run_in_executor(self._executor, self._score, x)
             except Exception:  # noqa: BLE001 - a failing shadow changes nothing the caller sees; it is counted
-                self.counters.failed += len(items)
+                self.counters.add("failed", x.shape[0])
                 continue
-            self._compare(timed.scores, primary, decisions)
+            # each model decides at its own threshold; a flip is a different decision for the same request
+            ours = timed.scores.astype(np.float64) >= self.runner.threshold
+            self.counters.compare(timed.scores, primary, ours, decisions)
             if self._on_result is not None:
                 self._on_result(self.runner, timed.scores, primary)
-
-    def _compare(self, shadow: np.ndarray, primary: np.ndarray, decisions: np.ndarray) -> None:
-        """Each model decides at its own threshold; a flip is a different decision for the same request."""
-        c = self.counters
-        ours = shadow.astype(np.float64) >= self.runner.threshold
-        c.scored += shadow.shape[0]
-        c.flips += int(np.count_nonzero(ours != decisions))
-        c.deltas.extend(np.abs(shadow.astype(np.float64) - primary.astype(np.float64)).tolist())
-        if len(c.deltas) > self.MAX_DELTAS:
-            del c.deltas[: len(c.deltas) - self.MAX_DELTAS]

@@ -7,34 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import math
 from typing import Any, Callable
 
 import grpc
 from google.protobuf import struct_pb2
-from google.protobuf.json_format import ParseDict
+from google.protobuf.json_format import MessageToDict, ParseDict
 
 from server.api.v1 import admin_pb2, admin_pb2_grpc
+from server.control.guard import json_safe
 from server.errors import Unauthenticated, Unavailable
 from compiler.errors import PermissionDenied
 from server.rpc.status import abort
 
 
-def _plain(value: Any) -> Any:
-    """JSON-safe values for a Struct: NaN and infinities become null, numpy scalars plain numbers."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _struct(doc: dict[str, Any]) -> struct_pb2.Struct:
-    return ParseDict(_plain(doc), struct_pb2.Struct())
+    return ParseDict(json_safe(doc), struct_pb2.Struct())
 
 
 def bearer(context: grpc.aio.ServicerContext) -> bytes | None:
@@ -93,8 +80,13 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             await abort(context, exc)
 
     async def StartRollout(self, request, context):  # noqa: ANN001, ANN201, N802
+        settings = MessageToDict(request.guardrails) if request.HasField("guardrails") else {}
+        if request.steps:
+            settings["steps"] = list(request.steps)
+        if request.step_after:
+            settings["step_after"] = request.step_after
         return await self._rollout(context, lambda actor: self._rollouts.start(
-            request.model, int(request.version), request.weight, actor, request.reason))
+            request.model, int(request.version), request.weight, actor, request.reason, settings))
 
     async def StepRollout(self, request, context):  # noqa: ANN001, ANN201, N802
         return await self._rollout(context, lambda actor: self._rollouts.step(

@@ -65,15 +65,27 @@ class ModelRunner:
 
     def check(self, x: np.ndarray) -> None:
         """Shape, size and schema checks of one request's rows; the first problem is raised, naming the field."""
+        self._check_width(x)
+        if x.shape[0] == 0:
+            raise InvalidInput("rows: expected at least 1 row, got 0")
+        if x.shape[0] > self.max_rows:
+            raise TooLarge(f"rows: at most {self.max_rows} rows per call, got {x.shape[0]}")
+        self._check_values(x)
+
+    def check_rows(self, x: np.ndarray) -> None:
+        """Width and schema checks without the per-call row limit (a shadow's batch of many requests' rows):
+        another version's schema may differ from the version that accepted the request."""
+        self._check_width(x)
+        self._check_values(x)
+
+    def _check_width(self, x: np.ndarray) -> None:
         if x.ndim != 2 or x.shape[1] != self.width:
             got = x.shape[1] if x.ndim == 2 else x.size
             raise InvalidInput(
                 f"features: expected {self.width} values in schema order ({', '.join(self.schema.names)}), got {got}"
             )
-        if x.shape[0] == 0:
-            raise InvalidInput("rows: expected at least 1 row, got 0")
-        if x.shape[0] > self.max_rows:
-            raise TooLarge(f"rows: at most {self.max_rows} rows per call, got {x.shape[0]}")
+
+    def _check_values(self, x: np.ndarray) -> None:
         problem = self.validator.first_problem(x)
         if problem is not None:
             raise InvalidInput(problem.message())

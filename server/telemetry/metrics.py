@@ -25,9 +25,11 @@ import numpy as np
 from compiler.drift import DriftReference
 from compiler.schema import Schema
 from server.telemetry import histogram as hist
+from server.telemetry.comparison import GRID, ShadowCounters, grid_counts, shadow_summary
 from server.telemetry.drift import DriftCounter, DriftLayout, figures, window_counts
 
 STAGES = ("queue", "transform", "infer", "total")
+_ARRAYS = ("batch_rows", "slices", "stamps", "total", "score_grid", "shadow_counts", "shadow_delta")  # per version
 
 
 class RunnerMetrics:
@@ -42,6 +44,8 @@ class RunnerMetrics:
         self.batch_rows = np.zeros(hist.N_BUCKETS, dtype=np.int64)
         self.shed_count = 0
         self.expired_count = 0
+        self.score_grid = np.zeros(GRID, dtype=np.int64)  # for canary vs champion PSI (comparison.py)
+        self.shadow = ShadowCounters()  # when this version runs as a shadow
 
     def observe(self, route: str, stage: str, value_us: int, weight: int = 1) -> None:
         counts = self.latency.get((route, stage))
@@ -63,13 +67,16 @@ class RunnerMetrics:
 
     def drift(self, x: np.ndarray, scores: np.ndarray) -> None:
         self.drift_counter.record(x, scores)
+        self.score_grid += grid_counts(scores)
 
     def state(self) -> dict[str, Any]:
         d = self.drift_counter
         return {"latency": {f"{r}|{s}": c.copy() for (r, s), c in self.latency.items()},
                 "status": {f"{r}|{s}": n for (r, s), n in self.status.items()},
                 "batch_rows": self.batch_rows.copy(), "shed": self.shed_count, "expired": self.expired_count,
-                "slices": d.slices.copy(), "stamps": d.stamps.copy(), "total": d.total.copy()}
+                "slices": d.slices.copy(), "stamps": d.stamps.copy(), "total": d.total.copy(),
+                "score_grid": self.score_grid.copy(), "shadow_counts": self.shadow.counts.copy(),
+                "shadow_delta": self.shadow.delta.copy()}
 
 
 @dataclass
@@ -83,6 +90,9 @@ class Aggregate:
     shed: int = 0
     expired: int = 0
     drift: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)  # per worker
+    score_grid: np.ndarray = field(default_factory=lambda: np.zeros(GRID, dtype=np.int64))
+    shadow_counts: np.ndarray = field(default_factory=lambda: np.zeros(len(ShadowCounters.FIELDS), dtype=np.int64))
+    shadow_delta: np.ndarray = field(default_factory=lambda: np.zeros(hist.N_BUCKETS, dtype=np.int64))
 
     def add(self, s: dict[str, Any]) -> None:
         for k, c in s["latency"].items():
@@ -92,6 +102,19 @@ class Aggregate:
         self.shed += int(s["shed"])
         self.expired += int(s["expired"])
         self.drift.append((s["slices"], s["stamps"], s["total"]))
+        self.score_grid = self.score_grid + s["score_grid"]
+        self.shadow_counts = self.shadow_counts + s["shadow_counts"]
+        self.shadow_delta = self.shadow_delta + s["shadow_delta"]
+
+    def requests(self, route: str) -> tuple[int, int]:
+        """(requests, errors) served on `route`: every status counted, errors are the non-OK ones."""
+        n = err = 0
+        for key, count in self.status.items():
+            r, status = key.split("|") if isinstance(key, str) else key
+            if r == route:
+                n += int(count)
+                err += int(count) if status != "OK" else 0
+        return n, err
 
     def drift_counts(self, window: str, now: float) -> np.ndarray:
         return sum(window_counts(sl, st, tot, window, now) for sl, st, tot in self.drift)
@@ -141,7 +164,7 @@ class Telemetry:
                     "expired": st["expired"]}
             for j, name in enumerate(item["latency"]):
                 arrays[f"r{i}_lat{j}"] = st["latency"][name]
-            for part in ("batch_rows", "slices", "stamps", "total"):
+            for part in _ARRAYS:
                 arrays[f"r{i}_{part}"] = st[part]
             meta.append(item)
         np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
@@ -161,7 +184,7 @@ class Telemetry:
                     for i, item in enumerate(json.loads(bytes(z["meta"]).decode())):
                         st = {"latency": {n: z[f"r{i}_lat{j}"] for j, n in enumerate(item["latency"])},
                               "status": item["status"], "shed": item["shed"], "expired": item["expired"],
-                              **{p: z[f"r{i}_{p}"] for p in ("batch_rows", "slices", "stamps", "total")}}
+                              **{p: z[f"r{i}_{p}"] for p in _ARRAYS}}
                         out.append({"key": tuple(item["key"]), **st})
             except (OSError, ValueError, KeyError):  # a snapshot being replaced: next read sees it
                 continue
@@ -193,6 +216,8 @@ class Telemetry:
                         "requests": {k: int(v) for k, v in sorted(a.status.items())},
                         "batches": int(a.batch_rows.sum()), "batch_rows_p50": hist.quantile(a.batch_rows, 0.5),
                         "shed": a.shed, "expired": a.expired})
+            if a.shadow_counts.any():
+                out[-1]["shadow"] = shadow_summary(a.shadow_counts, a.shadow_delta)
         return {"versions": out}
 
     def drift_report(self, model: str, window: str = "5m") -> dict[str, Any]:

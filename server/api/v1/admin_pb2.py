@@ -25,31 +25,31 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19server/api/v1/admin.proto\x12\x12scoregate.admin.v1\x1a\x1cgoogle/protobuf/struct.proto\"U\n\x13StartRolloutRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0e\n\x06weight\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t\"C\n\x12StepRolloutRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x01\x12\x0e\n\x06reason\x18\x03 \x01(\t\",\n\x0bModelAction\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"_\n\x10SetShadowRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0e\n\x06sample\x18\x03 \x01(\x01\x12\x0b\n\x03off\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x05 \x01(\t\"8\n\rRolloutStatus\x12\'\n\x06status\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x1d\n\x0cStatsRequest\x12\r\n\x05model\x18\x01 \x01(\t\"4\n\nStatsReply\x12&\n\x05stats\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\"-\n\x0c\x44riftRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06window\x18\x02 \x01(\t\"4\n\nDriftReply\x12&\n\x05\x64rift\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct2\xa0\x05\n\x05\x41\x64min\x12L\n\x08GetStats\x12 .scoregate.admin.v1.StatsRequest\x1a\x1e.scoregate.admin.v1.StatsReply\x12L\n\x08GetDrift\x12 .scoregate.admin.v1.DriftRequest\x1a\x1e.scoregate.admin.v1.DriftReply\x12Z\n\x0cStartRollout\x12\'.scoregate.admin.v1.StartRolloutRequest\x1a!.scoregate.admin.v1.RolloutStatus\x12X\n\x0bStepRollout\x12&.scoregate.admin.v1.StepRolloutRequest\x1a!.scoregate.admin.v1.RolloutStatus\x12M\n\x07Promote\x12\x1f.scoregate.admin.v1.ModelAction\x1a!.scoregate.admin.v1.RolloutStatus\x12N\n\x08Rollback\x12\x1f.scoregate.admin.v1.ModelAction\x1a!.scoregate.admin.v1.RolloutStatus\x12T\n\tSetShadow\x12$.scoregate.admin.v1.SetShadowRequest\x1a!.scoregate.admin.v1.RolloutStatus\x12P\n\nGetRollout\x12\x1f.scoregate.admin.v1.ModelAction\x1a!.scoregate.admin.v1.RolloutStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19server/api/v1/admin.proto\x12\x12scoregate.admin.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xa5\x01\n\x13StartRolloutRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0e\n\x06weight\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\r\n\x05steps\x18\x05 \x03(\x01\x12\x12\n\nstep_after\x18\x06 \x01(\t\x12+\n\nguardrails\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\"C\n\x12StepRolloutRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x01\x12\x0e\n\x06reason\x18\x03 \x01(\t\",\n\x0bModelAction\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"_\n\x10SetShadowRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0e\n\x06sample\x18\x03 \x01(\x01\x12\x0b\n\x03off\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x05 \x01(\t\"8\n\rRolloutStatus\x12\'\n\x06status\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x1d\n\x0cStatsRequest\x12\r\n\x05model\x18\x01 \x01(\t\"4\n\nStatsReply\x12&\n\x05stats\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\"-\n\x0c\x44riftRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06window\x18\x02 \x01(\t\"4\n\nDriftReply\x12&\n\x05\x64rift\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct2\xa0\x05\n\x05\x41\x64min\x12L\n\x08GetStats\x12 .scoregate.admin.v1.StatsRequest\x1a\x1e.scoregate.admin.v1.StatsReply\x12L\n\x08GetDrift\x12 .scoregate.admin.v1.DriftRequest\x1a\x1e.scoregate.admin.v1.DriftReply\x12Z\n\x0cStartRollout\x12\'.scoregate.admin.v1.StartRolloutRequest\x1a!.scoregate.admin.v1.RolloutStatus\x12X\n\x0bStepRollout\x12&.scoregate.admin.v1.StepRolloutRequest\x1a!.scoregate.admin.v1.RolloutStatus\x12M\n\x07Promote\x12\x1f.scoregate.admin.v1.ModelAction\x1a!.scoregate.admin.v1.RolloutStatus\x12N\n\x08Rollback\x12\x1f.scoregate.admin.v1.ModelAction\x1a!.scoregate.admin.v1.RolloutStatus\x12T\n\tSetShadow\x12$.scoregate.admin.v1.SetShadowRequest\x1a!.scoregate.admin.v1.RolloutStatus\x12P\n\nGetRollout\x12\x1f.scoregate.admin.v1.ModelAction\x1a!.scoregate.admin.v1.RolloutStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'server.api.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STARTROLLOUTREQUEST']._serialized_start=79
-  _globals['_STARTROLLOUTREQUEST']._serialized_end=164
-  _globals['_STEPROLLOUTREQUEST']._serialized_start=166
-  _globals['_STEPROLLOUTREQUEST']._serialized_end=233
-  _globals['_MODELACTION']._serialized_start=235
-  _globals['_MODELACTION']._serialized_end=279
-  _globals['_SETSHADOWREQUEST']._serialized_start=281
-  _globals['_SETSHADOWREQUEST']._serialized_end=376
-  _globals['_ROLLOUTSTATUS']._serialized_start=378
-  _globals['_ROLLOUTSTATUS']._serialized_end=434
-  _globals['_STATSREQUEST']._serialized_start=436
-  _globals['_STATSREQUEST']._serialized_end=465
-  _globals['_STATSREPLY']._serialized_start=467
-  _globals['_STATSREPLY']._serialized_end=519
-  _globals['_DRIFTREQUEST']._serialized_start=521
-  _globals['_DRIFTREQUEST']._serialized_end=566
-  _globals['_DRIFTREPLY']._serialized_start=568
-  _globals['_DRIFTREPLY']._serialized_end=620
-  _globals['_ADMIN']._serialized_start=623
-  _globals['_ADMIN']._serialized_end=1295
+  _globals['_STARTROLLOUTREQUEST']._serialized_start=80
+  _globals['_STARTROLLOUTREQUEST']._serialized_end=245
+  _globals['_STEPROLLOUTREQUEST']._serialized_start=247
+  _globals['_STEPROLLOUTREQUEST']._serialized_end=314
+  _globals['_MODELACTION']._serialized_start=316
+  _globals['_MODELACTION']._serialized_end=360
+  _globals['_SETSHADOWREQUEST']._serialized_start=362
+  _globals['_SETSHADOWREQUEST']._serialized_end=457
+  _globals['_ROLLOUTSTATUS']._serialized_start=459
+  _globals['_ROLLOUTSTATUS']._serialized_end=515
+  _globals['_STATSREQUEST']._serialized_start=517
+  _globals['_STATSREQUEST']._serialized_end=546
+  _globals['_STATSREPLY']._serialized_start=548
+  _globals['_STATSREPLY']._serialized_end=600
+  _globals['_DRIFTREQUEST']._serialized_start=602
+  _globals['_DRIFTREQUEST']._serialized_end=647
+  _globals['_DRIFTREPLY']._serialized_start=649
+  _globals['_DRIFTREPLY']._serialized_end=701
+  _globals['_ADMIN']._serialized_start=704
+  _globals['_ADMIN']._serialized_end=1376
 # @@protoc_insertion_point(module_scope)

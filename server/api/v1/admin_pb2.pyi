@@ -1,22 +1,29 @@
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class StartRolloutRequest(_message.Message):
-    __slots__ = ("model", "version", "weight", "reason")
+    __slots__ = ("model", "version", "weight", "reason", "steps", "step_after", "guardrails")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     WEIGHT_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    STEP_AFTER_FIELD_NUMBER: _ClassVar[int]
+    GUARDRAILS_FIELD_NUMBER: _ClassVar[int]
     model: str
     version: int
     weight: float
     reason: str
-    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., weight: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
+    steps: _containers.RepeatedScalarFieldContainer[float]
+    step_after: str
+    guardrails: _struct_pb2.Struct
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., weight: _Optional[float] = ..., reason: _Optional[str] = ..., steps: _Optional[_Iterable[float]] = ..., step_after: _Optional[str] = ..., guardrails: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class StepRolloutRequest(_message.Message):
     __slots__ = ("model", "weight", "reason")
