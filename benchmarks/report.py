@@ -84,6 +84,19 @@ def check_goals(run: dict[str, Any]) -> list[dict[str, Any]]:
         ratio = b512["rows_per_s"] / b1["rps"]
         goals.append({"goal": "rows/s with 512-row batches >= 20x single-row rps", "met": ratio >= 20,
                       "measured": f"{ratio:.1f}x ({b512['rows_per_s']:.0f} rows/s vs {b1['rps']:.0f} rps)"})
+    off, on = _find(run, "telemetry", "telemetry off", 64), _find(run, "telemetry", "counters + decision records", 64)
+    if off and on:
+        cost = 1 - on["rps"] / off["rps"]
+        goals.append({"goal": "telemetry + decision records cost <= 10% throughput at c=64", "met": cost <= 0.10,
+                      "measured": f"{cost:.0%} ({on['rps']:.0f} vs {off['rps']:.0f} rps)"})
+    base = _find(run, "rollout", "champion only", 0.5)
+    for label in ("canary 10% + shadow 100%", "canary 10% + 10x slower shadow"):
+        r = _find(run, "rollout", label, 0.5)
+        if base and r:
+            ratio = r["p99_us"] / base["p99_us"]
+            goals.append({"goal": f"{label}: primary p99 <= 1.10x champion only at 0.5x capacity",
+                          "met": ratio <= 1.10, "measured": f"{ratio:.2f}x ({r['p99_us']:.0f} vs "
+                                                            f"{base['p99_us']:.0f} us)"})
     return goals
 
 

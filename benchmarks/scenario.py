@@ -13,6 +13,7 @@ SCENARIO_DIR = Path(__file__).parent / "scenarios"
 TARGETS = ("echo", "sklearn", "onnx", "scoregate")
 REQUESTS = ("score", "batch", "oip", "stream")
 MODES = ("closed", "open", "stream")
+DEPLOYMENTS = ("champion", "canary+shadow", "canary+slow-shadow")  # benchmarks/targets.py prepare_deployment
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Series:
     points: tuple[float, ...] = ()  # concurrency (closed/stream) or a fraction of capacity (open)
     quick_points: tuple[float, ...] | None = None
     quick: bool = True  # run in quick mode at all
+    deployment: str = "champion"  # the routing state served (each on its own copy of the bench home)
 
     def points_for(self, quick: bool) -> tuple[float, ...]:
         if quick:
@@ -50,10 +52,10 @@ def _series(raw: dict[str, Any], where: str) -> Series:
         batch_rows=int(raw.get("batch_rows", 1)), workers=int(raw.get("workers", 1)),
         serve=tuple(str(a) for a in raw.get("serve", ())), points=tuple(float(p) for p in raw.get("points", ())),
         quick_points=tuple(float(p) for p in raw["quick_points"]) if "quick_points" in raw else None,
-        quick=bool(raw.get("quick", True)),
+        quick=bool(raw.get("quick", True)), deployment=str(raw.get("deployment", "champion")),
     )
     for field, value, allowed in (("target", s.target, TARGETS), ("request", s.request, REQUESTS),
-                                  ("mode", s.mode, MODES)):
+                                  ("mode", s.mode, MODES), ("deployment", s.deployment, DEPLOYMENTS)):
         if value not in allowed:
             raise InvalidInput(f"{where}: {field} = {value!r}; expected one of {allowed}")
     if not s.points:
@@ -73,7 +75,7 @@ def load(path: Path) -> Scenario:
 
 
 def load_all(names: list[str] | None = None) -> list[Scenario]:
-    order = ["latency_vs_concurrency", "apis", "client_batch", "batching", "workers", "telemetry", "open_loop"]
+    order = ["latency_vs_concurrency", "apis", "client_batch", "batching", "workers", "telemetry", "rollout", "open_loop"]
     found = {p.stem: p for p in sorted(SCENARIO_DIR.glob("*.toml"))}
     unknown = sorted(set(names or ()) - set(found))
     if unknown:

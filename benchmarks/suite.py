@@ -17,7 +17,7 @@ import numpy as np
 from benchmarks import payloads
 from benchmarks.loadgen import ClientPool, LoadSpec
 from benchmarks.scenario import Scenario, Series, load_all
-from benchmarks.targets import Target, prepare_home, sample_rows, start_baseline, start_scoregate
+from benchmarks.targets import Target, prepare_deployment, prepare_home, sample_rows, start_baseline, start_scoregate
 
 HIST_EDGES_US = np.geomspace(50, 2_000_000, 61)
 
@@ -46,10 +46,11 @@ class TargetPool:
         self._running: dict[tuple, Target] = {}
 
     def get(self, s: Series) -> Target:
-        key = (s.target, s.workers, s.serve)
+        key = (s.target, s.workers, s.serve, s.deployment)
         if key not in self._running:
             if s.target == "scoregate":
-                target = start_scoregate(self._home, s.workers, list(s.serve))
+                home = prepare_deployment(self._home, s.deployment)
+                target = start_scoregate(home, s.workers, list(s.serve))
             else:
                 target = start_baseline(s.target, self._home)
             self._stack.callback(target.stop)
@@ -95,7 +96,7 @@ def run_suite(cfg: SuiteConfig, tick: Callable[[str], None] = lambda _: None) ->
     started = time.time()
     results: dict[str, Any] = {}
     with ExitStack() as stack:
-        home = cfg.home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scoregate-bench-")))
+        home = cfg.home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scoregate-bench-"))) / "home"
         prepare_home(home)
         rows = sample_rows(4096)
         pool = TargetPool(home, stack)

@@ -64,6 +64,60 @@ def prepare_home(home: Path) -> Path:
     return home
 
 
+def prepare_deployment(home: Path, kind: str) -> Path:
+    """The bench home as is ("champion"), or a copy beside it (`<home>-<kind>`) whose deployment adds a
+    canary at 10 % and a shadow at 100 %: a retrained demo model, or for "canary+slow-shadow" a gradient-
+    boosted model about ten times slower per row. Copies, because every gateway on a home follows its
+    deployment: one bench run serves several routing states at once."""
+    if kind == "champion":
+        return home
+    import shutil
+
+    from registry.service import Registry
+
+    out = home.parent / f"{home.name}-{kind.replace('+', '-')}"
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(home, out)
+    reg = Registry(out)
+    try:
+        canary = _candidate(reg, out, "canary", _retrained(seed=8))
+        shadow = _candidate(reg, out, "shadow", _retrained(seed=9) if kind == "canary+shadow" else _slow_model())
+        reg.set_deployment(MODEL, "bench", f"bench: {kind}", canary=canary, canary_weight=10.0,
+                           shadows=[{"version": shadow, "sample_rate": 1.0}])
+    finally:
+        reg.close()
+    return out
+
+
+def _retrained(seed: int = 8):  # noqa: ANN202
+    from compiler.demo.model import train
+
+    return train(seed=seed)
+
+
+def _slow_model():  # noqa: ANN202
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from compiler.demo.data import FEATURES, LABEL, generate
+
+    df = generate(20_000, seed=8)
+    return HistGradientBoostingClassifier(max_iter=400, max_leaf_nodes=63, early_stopping=False,
+                                          random_state=0).fit(df[list(FEATURES)], df[LABEL])
+
+
+def _candidate(reg, home: Path, name: str, model) -> int:  # noqa: ANN001
+    from compiler.build import CompileOptions, compile_model
+    from compiler.demo.data import LABEL, generate
+    from compiler.demo.model import CONSTRAINTS
+
+    compile_model(model, generate(2000, seed=77), home / f"bench-{name}", CompileOptions(label=LABEL,
+                                                                                    constraints=CONSTRAINTS))
+    version = reg.register(home / f"bench-{name}", MODEL, "bench", description=f"bench {name}").version
+    reg.approve(MODEL, version, "bench-approver")
+    return version
+
+
 def sample_rows(n: int, seed: int = 99) -> np.ndarray:
     from compiler.demo.data import FEATURES, generate
 

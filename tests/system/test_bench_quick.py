@@ -22,7 +22,8 @@ def test_quick_benchmark_writes_json_markdown_and_plots(tmp_path: Path) -> None:
     (json_path,) = out.glob("bench-quick-*.json")
     run = json.loads(json_path.read_text())
     assert run["mode"] == "quick" and run["machine"]["cores"] >= 1
-    expected = {"latency_vs_concurrency", "apis", "client_batch", "batching", "workers", "telemetry", "open_loop"}
+    expected = {"latency_vs_concurrency", "apis", "client_batch", "batching", "workers", "telemetry", "rollout",
+                "open_loop"}
     assert set(run["scenarios"]) == expected
     for name, scenario in run["scenarios"].items():
         assert scenario["series"], name

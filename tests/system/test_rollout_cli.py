@@ -99,3 +99,43 @@ def test_scoring_token_cannot_call_admin(home_copy: Path, run_cli, start_serve, 
         assert r.returncode == 0 and "champion v1" in r.stdout
     finally:
         served.terminate()
+
+
+def test_guarded_rollout_with_automatic_steps_from_the_cli(home_copy: Path, run_cli, start_serve) -> None:
+    v2 = _approved_v2(home_copy)
+    served = start_serve(home_copy)
+    admin = ["--target", f"127.0.0.1:{served.admin_port}"]
+    try:
+        r = run_cli("rollout", "start", MODEL, "--version", str(v2), "--weight", "25", "--steps", "25,50",
+                    "--step-after", "40req", "--guardrail", "min_requests=40", "--guardrail", "p99_floor_us=1e6",
+                    "--guardrail", "auto_promote=false", *admin, home=home_copy)
+        assert r.returncode == 0, r.stderr
+        assert f"rollout of v{v2}: running" in r.stdout and "automatic steps 25%, 50%, each held 40 canary requests" \
+            in r.stdout and "then promotion" not in r.stdout
+
+        def stepped() -> bool:
+            _versions_seen(served.target, range(60))
+            status = json.loads(run_cli("rollout", "status", MODEL, *admin, "--json", home=home_copy).stdout)
+            return status["canary_weight"] == 50
+
+        assert _eventually(stepped, timeout=30)
+        r = run_cli("rollout", "status", MODEL, *admin, home=home_copy)
+        assert "canary vs champion: requests" in r.stdout and "score PSI" in r.stdout
+        r = run_cli("stats", MODEL, *admin, home=home_copy)
+        assert f"{MODEL} rollout: running" in r.stdout and "canary vs champion" in r.stdout
+        # the operator's own settings are checked before anything changes
+        r = run_cli("rollout", "start", MODEL, "--version", str(v2), "--weight", "5", "--guardrail", "max_psi=0.2",
+                    *admin, home=home_copy)
+        assert r.returncode != 0 and r.stderr.startswith("error: INVALID_ARGUMENT: guardrails: unknown setting")
+        r = run_cli("rollout", "start", MODEL, "--version", str(v2), "--weight", "5", "--steps", "5,25", *admin,
+                    home=home_copy)
+        assert r.returncode != 0 and "automatic steps need a hold per step" in r.stderr
+    finally:
+        served.terminate()
+    reg = Registry(home_copy)
+    try:
+        auto = [e for e in ledger_entries(reg, MODEL, action="deploy") if e.actor == "scoregate-guard"]
+        assert [e.details["deployment"]["canary_weight"] for e in auto] == [50.0]
+        assert auto[0].details["evidence"]["canary_requests"] >= 40
+    finally:
+        reg.close()
