@@ -175,6 +175,9 @@ class Gateway:
             return
         self._guard = Guard(self.source.deployments, self.telemetry.aggregates, rollouts, self._watcher.poll_once,
                             self.source.record_gateway_event, self._guard_file(), self.config.guard_interval_s)
+        events = getattr(self.source, "gateway_events", None)
+        if events is not None:
+            self._guard.restore(events("guardrail.shadow"))
         self.core.alarm = self._guard.alarm
         self._guard.start()
 
@@ -217,6 +220,9 @@ class Gateway:
                 f"drift.{c['to']}", c["model"], c["version"], c)
             self._drift = DriftWatch(lambda: list(self.core.table.models), self.telemetry.drift_report, write,
                                      thresholds, cfg.drift_check_s)
+            events = getattr(self.source, "gateway_events", None)
+            if events is not None:
+                self._drift.states.restore(events("drift"))
             self._drift.start()
 
     # -- lifecycle ---------------------------------------------------------------------------------------

@@ -81,6 +81,12 @@ class Guard:
         self.readings: dict[str, dict[str, Any]] = {}
         self._published = ""
 
+    def restore(self, events: list[dict[str, Any]]) -> None:
+        """Resume shadow flip states from the ledger's earlier `guardrail.shadow_*` entries (oldest first)."""
+        for e in events:
+            if "version" in e and e.get("state") in ("ok", "breach") and "model" in e:
+                self._shadow_states[(str(e["model"]), int(e["version"]))] = e["state"]
+
     # -- the loop ----------------------------------------------------------------------------------------
     def alarm(self) -> None:
         self._wake.set()
@@ -175,7 +181,7 @@ class Guard:
             counts = agg.shadow_counts if agg is not None else np.zeros(len(ShadowCounters.FIELDS), dtype=np.int64)
             delta = agg.shadow_delta if agg is not None else np.zeros(hist.N_BUCKETS, dtype=np.int64)
             summary = shadow_summary(counts, delta)
-            reading = {**judge_shadow(config, s.version, summary), **summary}
+            reading = {"model": d.model, **judge_shadow(config, s.version, summary), **summary}
             out.append(reading)
             key = (d.model, s.version)
             old = self._shadow_states.get(key, "ok")

@@ -39,5 +39,11 @@ class RegistrySource:
     def record_gateway_event(self, action: str, model: str, version: int | None, details: dict) -> None:
         self._registry.record(self.actor, f"gateway.{action}", model, version, details)
 
+    def gateway_events(self, action: str) -> list[dict]:
+        """Details of earlier `gateway.<action>` ledger entries, oldest first (to restore alert states)."""
+        from registry.audit import ledger_entries
+
+        return [dict(e.details) for e in ledger_entries(self._registry, action=f"gateway.{action}")]
+
     def close(self) -> None:
         self._registry.close()

@@ -32,6 +32,15 @@ class DriftStates:
         self.thresholds = thresholds
         self.states: dict[tuple[str, int, str], str] = {}
 
+    def restore(self, changes: list[dict[str, Any]]) -> None:
+        """Resume from earlier state changes (the ledger's drift entries, oldest first), so a restart does
+        not announce an alert that is already on record."""
+        for c in changes:
+            try:
+                self.states[(str(c["model"]), int(c["version"]), str(c["feature"]))] = str(c["to"])
+            except (KeyError, TypeError, ValueError):
+                continue
+
     def update(self, report: dict[str, Any]) -> list[dict[str, Any]]:
         changes = []
         t = self.thresholds

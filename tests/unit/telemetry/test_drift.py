@@ -98,3 +98,25 @@ def test_state_changes_fire_once_per_transition() -> None:
     assert states.update(report(0.9, count=5)) == []  # too few values to judge
     change = states.update(report(0.01))[0]
     assert (change["from"], change["to"]) == ("alert", "ok") and change["thresholds"]["alert"] == 0.25
+
+
+def test_states_resume_from_the_ledger_after_a_restart(tmp_path) -> None:
+    """A restarted gateway reads the earlier drift entries, so an alert on record is not announced again."""
+    from server.control.source import RegistrySource
+
+    def report(p: float) -> dict:
+        return {"model": "m", "versions": [{"version": 1, "figures": [
+            {"name": "score", "psi": p, "count": 100, "nan_share": 0.0, "out_of_range_share": 0.0}]}]}
+
+    source = RegistrySource(tmp_path)
+    try:
+        first = DriftStates(DriftThresholds(0.1, 0.25, min_count=10))
+        for change in first.update(report(0.15)) + first.update(report(0.3)):
+            source.record_gateway_event(f"drift.{change['to']}", "m", None, change)
+        restarted = DriftStates(DriftThresholds(0.1, 0.25, min_count=10))
+        restarted.restore(source.gateway_events("drift"))
+        assert restarted.states == {("m", 1, "score"): "alert"}
+        assert restarted.update(report(0.3)) == []
+        assert [c["to"] for c in restarted.update(report(0.01))] == ["ok"]
+    finally:
+        source.close()
