@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from hashlib import sha256
+from json.encoder import encode_basestring_ascii as _q
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -36,7 +37,33 @@ _SELECT = f"SELECT {', '.join(DECISION_FIELDS)}, hash FROM decisions ORDER BY se
 
 def decision_body(row: Sequence[Any]) -> bytes:
     """The bytes a decision entry's hash covers: canonical JSON of the fields seq .. prev_hash."""
-    return CANONICAL.encode(dict(zip(DECISION_FIELDS, row))).encode()
+    return _canonical(row).encode()
+
+
+def _canonical(row: Sequence[Any]) -> str:
+    """CANONICAL.encode(dict(zip(DECISION_FIELDS, row))), written out for the fixed field set: the writer
+    hashes thousands of these a second while holding the GIL, and this is about 2.5x faster. Keys in sorted
+    order, strings through json's own C escaper, floats as json writes them (repr). Anything unexpected (a
+    non-string where a string belongs) takes the general encoder, so the bytes are always the canonical ones
+    (a property test compares both)."""
+    seq, time, rid, caller, model, version, digest, route, idg, output, decision, status, lat, prev = row
+    if not (type(seq) is int and type(version) is int and type(lat) is int
+            and (output is None or type(output) is float)):
+        return CANONICAL.encode(dict(zip(DECISION_FIELDS, row)))
+    try:
+        return (f'{{"caller":{_q(caller)},"decision":{"null" if decision is None else _q(decision)},'
+                f'"digest":{_q(digest)},"input_digest":{_q(idg)},"latency_us":{lat},"model":{_q(model)},'
+                f'"output":{"null" if output is None else _float(output)},"prev_hash":{_q(prev)},'
+                f'"request_id":{_q(rid)},"route":{_q(route)},"seq":{seq},"status":{_q(status)},'
+                f'"time":{_q(time)},"version":{version}}}')
+    except (TypeError, ValueError):
+        return CANONICAL.encode(dict(zip(DECISION_FIELDS, row)))
+
+
+def _float(v: float) -> str:
+    if v != v or v in (float("inf"), float("-inf")):
+        raise ValueError("not finite")  # the general encoder refuses it with its own message
+    return float.__repr__(v)
 
 
 def _output(r: DecisionRecord) -> float | None:
@@ -51,13 +78,11 @@ def _output(r: DecisionRecord) -> float | None:
 def chain_rows(records: Sequence[DecisionRecord], seq: int, prev: str) -> list[tuple[Any, ...]]:
     """Number and hash a batch after (seq, prev): the tight loop, one dict + one sha256 per record."""
     rows: list[tuple[Any, ...]] = []
-    encode = CANONICAL.encode
-    keys = DECISION_FIELDS
     for r in records:
         seq += 1
         row = (seq, r.time, r.request_id, r.caller, r.model, int(r.version), r.digest, r.route,
                r.input_digest, _output(r), r.decision, r.status, int(r.latency_us), prev)
-        prev = sha256(encode(dict(zip(keys, row))).encode()).hexdigest()
+        prev = sha256(_canonical(row).encode()).hexdigest()
         rows.append(row + (prev,))
     return rows
 
