@@ -44,6 +44,9 @@ class CompileOptions:
     tolerance: float | None = None  # None: the converter family's default
     constraints: Mapping[str, Constraint] = field(default_factory=dict)
     description: str = ""
+    # Where the model came from (retraining: parent version, data and spec digests). Plain JSON values; part
+    # of the manifest, hence of the bundle digest. Empty: no "lineage" key, so existing digests are unchanged.
+    lineage: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,7 @@ def _manifest(model: Any, estimator: Any, converter: Converter, names: list[str]
     metrics: dict[str, Any] = {}
     if options.label is not None:
         metrics = binary_metrics(sample[options.label].to_numpy(), scores)
-    return {
+    manifest: dict[str, Any] = {
         "source": {"family": converter.family, "estimator": type(estimator).__name__,
                    "model": type(model).__name__, "libraries": _versions()},
         "opset": {"ai.onnx": ONNX_OPSET, "ai.onnx.ml": ML_OPSET},
@@ -182,3 +185,6 @@ def _manifest(model: Any, estimator: Any, converter: Converter, names: list[str]
         "schema": {"inputs": len(names), "threshold": schema.threshold, "classes": list(schema.classes)},
         "description": options.description,
     }
+    if options.lineage:
+        manifest["lineage"] = dict(options.lineage)
+    return manifest

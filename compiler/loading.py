@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -21,12 +21,7 @@ def load_model(spec: str) -> Any:
     """`path/to/model.joblib` (or .pkl) or `package.module:function` returning the fitted model."""
     path = Path(spec)
     if ":" in spec and not path.exists():
-        module_name, _, func_name = spec.partition(":")
-        try:
-            func = getattr(importlib.import_module(module_name), func_name)
-        except (ImportError, AttributeError) as exc:
-            raise InvalidInput(f"model {spec!r}: cannot import {func_name!r} from {module_name!r} ({exc})") from exc
-        return func()
+        return import_hook(spec, "model")()
     if not path.is_file():
         raise InvalidInput(f"model file {spec} does not exist")
     try:
@@ -37,16 +32,28 @@ def load_model(spec: str) -> Any:
         raise InvalidInput(f"model file {spec} is not a readable joblib/pickle file ({type(exc).__name__})") from exc
 
 
-def read_sample(path: Path | str) -> pd.DataFrame:
+def import_hook(spec: str, what: str = "hook") -> Callable[..., Any]:
+    """`package.module:function` -> the callable (the one way scoregate imports user code at build time)."""
+    module_name, _, func_name = spec.partition(":")
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise InvalidInput(f"{what} {spec!r}: cannot import {func_name!r} from {module_name!r} ({exc})") from exc
+    if not callable(func):
+        raise InvalidInput(f"{what} {spec!r}: {func_name!r} is not callable")
+    return func
+
+
+def read_sample(path: Path | str, what: str = "sample file") -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
-        raise InvalidInput(f"sample file {path} does not exist")
+        raise InvalidInput(f"{what} {path} does not exist")
     try:
         df = pd.read_csv(path)
     except pd.errors.EmptyDataError as exc:
-        raise InvalidInput(f"sample file {path} is empty") from exc
+        raise InvalidInput(f"{what} {path} is empty") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise InvalidInput(f"sample file {path} is not a readable CSV ({type(exc).__name__})") from exc
+        raise InvalidInput(f"{what} {path} is not a readable CSV ({type(exc).__name__})") from exc
     return df
 
 
