@@ -3,6 +3,7 @@ and lock-free: it reads one immutable routing-table snapshot per request; the co
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable
 
@@ -118,15 +119,22 @@ class ScoringCore:
             return
         x = call.x
         rows = x.shape[0] if x is not None and x.ndim == 2 and x.size else 0
-        base = dict(time=utc_now(), caller=call.caller, model=call.model, route=route, status=status,
-                    version=runner.key.version if runner else 0, digest=runner.key.digest if runner else "",
-                    latency_us=latency_us)
-        records = [DecisionRecord(
-            request_id=call.request_id if rows <= 1 else f"{call.request_id}/{i}",
-            input_digest=recorder.digest(x[i]) if rows else "",  # type: ignore[union-attr]
-            output=float(scores[i]) if scores is not None and np.isfinite(scores[i]) else None,
-            decision=("positive" if decisions[i] else "negative") if decisions is not None else None, **base)
-            for i in range(max(rows, 1))]
+        version, digest = (runner.key.version, runner.key.digest) if runner else (0, "")
+        now = utc_now()
+        if rows <= 1:  # the common case, built directly: this runs once per request on the event loop
+            output = float(scores[0]) if scores is not None and np.isfinite(scores[0]) else None
+            decision = ("positive" if decisions[0] else "negative") if decisions is not None else None
+            records = [DecisionRecord(now, call.request_id, call.caller, call.model, version, digest, route,
+                                      recorder.digest(x[0]) if rows else "", output, decision, status,  # type: ignore[union-attr]
+                                      latency_us)]
+        else:
+            outputs = [s if math.isfinite(s) else None for s in scores.tolist()] if scores is not None else None
+            records = [DecisionRecord(
+                now, f"{call.request_id}/{i}", call.caller, call.model, version, digest, route,
+                recorder.digest(x[i]),  # type: ignore[union-attr]
+                outputs[i] if outputs is not None else None,
+                ("positive" if decisions[i] else "negative") if decisions is not None else None, status, latency_us)
+                for i in range(rows)]
         future = recorder.submit_many(records)  # type: ignore[union-attr]
         if future is not None:
             await future
