@@ -72,6 +72,8 @@ def compile_model(model: Any, sample: pd.DataFrame, out_dir: Path | str, options
         raise InvalidInput(f"output directory {out_dir} is not empty; choose a new directory")
     if not 0.0 <= options.threshold <= 1.0:
         raise InvalidInput(f"threshold must lie in [0, 1], got {options.threshold}")
+    if options.tolerance is not None and not (0.0 <= options.tolerance < float("inf")):
+        raise InvalidInput(f"tolerance must be a finite number >= 0, got {options.tolerance}")
     pre, estimator = split_model(model)
     converter = (table or default_table()).lookup(estimator)
     if not hasattr(estimator, "classes_"):
@@ -97,7 +99,8 @@ def compile_model(model: Any, sample: pd.DataFrame, out_dir: Path | str, options
     source_input = sample[names] if hasattr(model, "feature_names_in_") else x
     source = model.predict_proba(source_input)[:, 1]
     report = parity(source, scores, _program_diff(pre, model, source_input, features),
-                    options.tolerance or converter.tolerance, options.threshold, converter.tolerance_note)
+                    converter.tolerance if options.tolerance is None else options.tolerance, options.threshold,
+                    converter.tolerance_note)
     require(report)
 
     drift = DriftReference(

@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 
 from compiler.digest import canonical_json, sha256_bytes
-from compiler.errors import InvalidInput
+from compiler.errors import InvalidInput, ScoregateError
 
 
 def load_model(spec: str) -> Any:
     """`path/to/model.joblib` (or .pkl) or `package.module:function` returning the fitted model."""
     path = Path(spec)
     if ":" in spec and not path.exists():
-        return import_hook(spec, "model")()
+        return call_hook(import_hook(spec, "model"), spec, "model")
     if not path.is_file():
         raise InvalidInput(f"model file {spec} does not exist")
     try:
@@ -42,6 +42,17 @@ def import_hook(spec: str, what: str = "hook") -> Callable[..., Any]:
     if not callable(func):
         raise InvalidInput(f"{what} {spec!r}: {func_name!r} is not callable")
     return func
+
+
+def call_hook(func: Callable[..., Any], spec: str, what: str, **kwargs: Any) -> Any:
+    """Run user code; its own failure is reported as such (one line naming the hook), not as ours."""
+    try:
+        return func(**kwargs)
+    except ScoregateError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any error in user code is the user's to see
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise InvalidInput(f"{what} {spec!r} raised {type(exc).__name__}: {first}") from exc
 
 
 def read_sample(path: Path | str, what: str = "sample file") -> pd.DataFrame:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from compiler.errors import InvalidInput
-from compiler.loading import import_hook
+from compiler.loading import call_hook, import_hook
 from compiler.training.spec import ColumnGroup, Step, TrainingSpec
 
 # Parameters the spec pins itself; setting them by hand would break reproducibility.
@@ -188,7 +188,7 @@ def _from_hook(spec: TrainingSpec) -> Any:
                            f"{sorted(spec.estimator.params)} ({exc})") from exc
     except ValueError:  # no signature (a builtin): let the call decide
         pass
-    model = func(**spec.estimator.params)
+    model = call_hook(func, hook, "estimator.hook", **spec.estimator.params)
     if hasattr(model, "classes_") or hasattr(model, "n_features_in_"):
         raise InvalidInput(f"estimator.hook {hook!r} returned a fitted model; it must return an unfitted one "
                            "(retrain fits it on --data)")

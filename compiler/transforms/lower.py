@@ -175,6 +175,10 @@ def _one_hot(name: str, t: Any, lanes: list[Lane], ctx: _Ctx) -> list[Lane]:
         cats = _categories_as_floats(name, t.categories_[j])
         if not ln.steps:  # categories constrain a raw input column only
             ctx.categories[ln.source] = (cats, strict)
+        elif all(s.op == Op.IMPUTE for s in ln.steps):
+            # behind an imputer the raw codes are the same; a missing value is allowed when its fill is a code
+            fill = ln.steps[0].a
+            ctx.categories[ln.source] = (cats + ((float("nan"),) if fill in cats else ()), strict)
         dropped = None if drop_idx is None or drop_idx[j] is None else int(drop_idx[j])
         for k, c in enumerate(cats):
             if k != dropped:

@@ -43,7 +43,7 @@ def check_rows(x, lo, hi, nan_ok, cat_start, cat_len, cat_values, code, col):
                             found = True
                     if not found:
                         c = 5
-            elif np.isinf(v) and not (v == lo[j] or v == hi[j]):
+            elif np.isinf(v):  # never a usable input, even for a feature without bounds
                 c = 2
             elif v < lo[j]:
                 c = 3

@@ -197,6 +197,14 @@ def test_threshold_and_tolerance_options_are_recorded(numeric_frame, tmp_path: P
     assert result.parity.tolerance == 1e-4 and b.manifest["description"] == "card limits"
 
 
+def test_a_zero_tolerance_is_honoured_not_replaced_by_the_default(numeric_frame, tmp_path: Path) -> None:
+    """float32 ONNX scores differ from float64 sklearn in the last bits: a 0 tolerance must refuse them."""
+    x, y = numeric_frame()
+    model = LogisticRegression().fit(x, y)
+    with pytest.raises(ParityError, match=r"\(tolerance 0\)"):
+        compile_model(model, x, tmp_path / "b", CompileOptions(tolerance=0.0))
+
+
 # --- refusals: one clear message, nothing half-written ----------------------------------------------------
 
 
@@ -314,6 +322,8 @@ def test_bad_threshold_and_unknown_constraint(fitted, tmp_path: Path, nothing_wr
     model, x = fitted
     with pytest.raises(InvalidInput, match=r"threshold must lie in \[0, 1\], got 1.5"):
         compile_model(model, x, tmp_path / "b", CompileOptions(threshold=1.5))
+    with pytest.raises(InvalidInput, match=r"tolerance must be a finite number >= 0, got -1e-06"):
+        compile_model(model, x, tmp_path / "b", CompileOptions(tolerance=-1e-6))
     with pytest.raises(InvalidInput, match=r"constraints name unknown feature\(s\) \['zz'\]"):
         compile_model(model, x, tmp_path / "b", CompileOptions(constraints={"zz": Constraint(0, 1)}))
     nothing_written(tmp_path / "b")

@@ -138,3 +138,9 @@ def test_sample_digest_depends_on_values_and_names_not_formatting(numeric_frame,
     assert sample_digest(NAMES, np.asfortranarray(m)) == d
     assert len(d) == 64
     assert sample_digest(NAMES, pd.DataFrame(m).to_numpy()) == d
+
+
+def test_a_module_function_that_raises_is_reported_as_the_users_error() -> None:
+    """User code failing is one line naming the hook and its error, not an internal error of ours."""
+    with pytest.raises(InvalidInput, match=r"^model 'json:loads' raised TypeError: .*missing 1 required"):
+        load_model("json:loads")

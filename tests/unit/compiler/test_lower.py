@@ -186,6 +186,34 @@ def test_categories_are_recorded_for_raw_columns_only(numeric_frame) -> None:
     assert lowered.categories == {2: ((0.0, 1.0, 2.0, 3.0), False)}
 
 
+def test_a_strict_encoder_behind_an_imputer_still_constrains_the_raw_codes(numeric_frame, tmp_path) -> None:
+    """Raw codes pass an imputer unchanged, so the encoder's codes (plus NaN when it is imputed to a code) are
+    the only valid inputs; an unknown code is refused at the gateway instead of silently encoding to zeros."""
+    from sklearn.linear_model import LogisticRegression
+
+    from compiler.build import CompileOptions, compile_model
+    from compiler.bundle import read_bundle
+    from compiler.transforms.validate import NAN, OK, UNKNOWN_CATEGORY, Validator
+
+    x, y = numeric_frame()
+    holes = x.assign(c=x["c"].where(np.arange(len(x)) % 7 != 0))
+    # (training data, imputer, is NaN a valid input?): with holes the fill value is learned as a code;
+    # without, the fill 99 never was one, and sklearn itself would refuse a NaN at transform time
+    for name, data, imp, nan_ok in (("holes", holes, SimpleImputer(strategy="most_frequent"), True),
+                                    ("full", x, SimpleImputer(strategy="constant", fill_value=99.0), False)):
+        ct = ColumnTransformer([("p", Pipeline([("imp", imp), ("oh", OneHotEncoder(handle_unknown="error"))]),
+                                 ["c"])], remainder="passthrough")
+        model = Pipeline([("ct", ct), ("lr", LogisticRegression())]).fit(data, y)
+        cats, strict = lower([("ct", model[0])], NAMES).categories[2]
+        assert strict and cats[:4] == (0.0, 1.0, 2.0, 3.0) and any(c != c for c in cats) == nan_ok
+        compile_model(model, data, tmp_path / name, CompileOptions())
+        v = Validator(read_bundle(tmp_path / name).schema)
+        rows = np.tile(x.to_numpy(dtype=np.float64)[:1], (3, 1))
+        rows[:, 2] = [np.nan, 9.0, 3.0]
+        code, _, _ = v.check(rows)
+        assert code.tolist() == [OK if nan_ok else NAN, UNKNOWN_CATEGORY, OK]
+
+
 # --- refusals ---------------------------------------------------------------------------------------------
 
 

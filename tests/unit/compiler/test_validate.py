@@ -58,7 +58,7 @@ def test_good_rows_pass(validator: Validator, credit) -> None:
     ("income", 1e300, ABOVE),
     ("product_code", 9.0, UNKNOWN_CATEGORY),
     ("product_code", 2.5, UNKNOWN_CATEGORY),
-    ("product_code", INF, UNKNOWN_CATEGORY),
+    ("product_code", INF, NOT_FINITE),  # infinity is named as such, whatever the feature
     ("product_code", 0.0, UNKNOWN_CATEGORY),
 ], ids=lambda v: str(v))
 def test_each_problem_is_found_in_its_row_alone(validator: Validator, good: np.ndarray, feature: str,
@@ -149,3 +149,11 @@ def test_empty_batch() -> None:
     v = Validator(_schema(FeatureSpec("x", "numeric", 0.0, 1.0, False)))
     code, where, bad = v.check(np.empty((0, 1)))
     assert bad == 0 and code.shape == (0,) and where.shape == (0,)
+
+
+def test_infinity_is_refused_even_without_bounds() -> None:
+    """A feature with no constraint has bounds -inf..inf; an infinite value still cannot be scored."""
+    v = Validator(_schema(FeatureSpec("x", "numeric", -INF, INF, True)))
+    code, where, bad = v.check(np.array([[INF], [-INF], [1e308], [NAN_V]]))
+    assert code.tolist() == [NOT_FINITE, NOT_FINITE, OK, OK] and bad == 2
+    assert "is infinite; expected a finite number" in v.first_problem(np.array([[INF]])).message()
