@@ -153,7 +153,9 @@ class Gateway:
         rollouts = self._rollouts()
         admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(auth, self._stats, self._drift_report, rollouts),
                                                    server)
-        reflection.enable_server_reflection([admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
+        from server.rpc.feedback import register_feedback  # outcomes (issue 8): RecordOutcomes on the admin port
+        feedback = register_feedback(server, auth, self.home)
+        reflection.enable_server_reflection([admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name, feedback,
                                              reflection.SERVICE_NAME], server)
         self.admin_port = server.add_insecure_port(f"{cfg.admin_host}:{cfg.admin_port}")
         await server.start()
