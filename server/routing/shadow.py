@@ -2,8 +2,9 @@
 critical path.
 
 The caller never waits for a shadow and never sees its output: `offer` is O(1) and non-blocking, a full
-lane drops the copy and counts it, and the lane computes on the shared executor (never inline on the event
-loop), one batch at a time, so primary work always goes first. Each shadow score is compared with the
+lane drops the copy and counts it, and the lane computes on its own low-priority thread (never inline on
+the event loop, never in the primary executor's queue), one batch at a time, gathering copies for up to
+20 ms so each batch is large: every batch costs the event loop and the GIL a little, whatever its size. Each shadow score is compared with the
 primary's: the score delta and whether the decision at the threshold flipped.
 """
 
@@ -31,9 +32,12 @@ def sampled(request_id: str, rate: float) -> bool:
 
 
 class ShadowLane:
+    LINGER_S = 0.02  # a shadow is never urgent: gather copies into fewer, larger batches
+    MAX_DUTY = 0.5  # a shadow computes at most this share of the time; beyond, its queue fills and drops
+
     def __init__(self, runner: ModelRunner, sample_rate: float, executor: Executor, capacity: int = 1024,
-                 max_batch: int = 256, on_result: Callable[[ModelRunner, np.ndarray, np.ndarray], None] | None = None
-                 ) -> None:
+                 max_batch: int = 256, on_result: Callable[[ModelRunner, np.ndarray, np.ndarray], None] | None = None,
+                 linger_s: float | None = None) -> None:
         self.runner = runner
         self.sample_rate = sample_rate
         # the version's telemetry counters when attached (snapshotted, summed across workers), else local ones
@@ -43,6 +47,7 @@ class ShadowLane:
         self._capacity = capacity
         self._max_batch = max_batch
         self._on_result = on_result
+        self._linger = self.LINGER_S if linger_s is None else linger_s
         self._queue: deque[tuple[np.ndarray, np.ndarray, np.ndarray]] = deque()
         self._wake = asyncio.Event()
         self._closing = False
@@ -80,15 +85,23 @@ class ShadowLane:
                     return
                 self._wake.clear()
                 await self._wake.wait()
+            if self._linger and not self._closing and len(self._queue) < self._max_batch:
+                await asyncio.sleep(self._linger)  # each batch costs the event loop and the GIL a little
             items = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
             x = np.concatenate([it[0] for it in items])
             primary = np.concatenate([it[1] for it in items])
             decisions = np.concatenate([it[2] for it in items])
+            started = loop.time()
             try:
                 timed = await loop.run_in_executor(self._executor, self._score, x)
             except Exception:  # noqa: BLE001 - a failing shadow changes nothing the caller sees; it is counted
                 self.counters.add("failed", x.shape[0])
                 continue
+            finally:
+                # a slow shadow rests in proportion to its work, leaving the cores to primary traffic
+                busy = loop.time() - started
+                if busy > 0.001 and not self._closing:
+                    await asyncio.sleep(busy * (1.0 / self.MAX_DUTY - 1.0))
             # each model decides at its own threshold; a flip is a different decision for the same request
             ours = timed.scores.astype(np.float64) >= self.runner.threshold
             self.counters.compare(timed.scores, primary, ours, decisions)

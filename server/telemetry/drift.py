@@ -26,14 +26,16 @@ from compiler.drift import DriftReference
 from compiler.schema import Schema
 
 EPSILON = 1e-4
+_NO_GRID = np.zeros(0, dtype=np.int64)
 SLICE_S = 60
 SLICES = 60
 WINDOWS = {"5m": 5, "1h": 60}
 
 
 @njit(nogil=True, cache=True)
-def _count(x, scores, edges, e_start, e_len, slot, lo, hi, score_edges, score_slot, out):
+def _count(x, scores, edges, e_start, e_len, slot, lo, hi, score_edges, score_slot, out, grid):
     n, f = x.shape
+    g = grid.shape[0]
     for i in range(n):
         for j in range(f):
             v = x[i, j]
@@ -57,6 +59,9 @@ def _count(x, scores, edges, e_start, e_len, slot, lo, hi, score_edges, score_sl
         if np.isnan(s):
             out[score_slot + m + 1] += 1
             continue
+        if g > 0 and not np.isinf(s):  # the shared score grid (comparison.py): clipped into [0, g)
+            k = int(s * g) if s > 0.0 else 0
+            grid[min(k, g - 1)] += 1
         a, b = 0, m
         while a < b:
             mid = (a + b) // 2
@@ -101,9 +106,11 @@ class DriftLayout:
             expected=tuple(np.array(r.expected) for r in (*ref.features, ref.score)),
         )
 
-    def count(self, x: np.ndarray, scores: np.ndarray, out: np.ndarray) -> None:
+    def count(self, x: np.ndarray, scores: np.ndarray, out: np.ndarray, grid: np.ndarray | None = None) -> None:
+        """Count a batch into `out` (this layout) and, when given, its scores into `grid` (one pass)."""
         _count(np.ascontiguousarray(x, dtype=np.float64), np.asarray(scores, dtype=np.float64), self.edges,
-               self.e_start, self.e_len, self.slot, self.lo, self.hi, self.score_edges, self.score_slot, out)
+               self.e_start, self.e_len, self.slot, self.lo, self.hi, self.score_edges, self.score_slot, out,
+               _NO_GRID if grid is None else grid)
 
     def split(self, counts: np.ndarray) -> list[tuple[str, np.ndarray, int, int]]:
         """(name, bin counts, NaN count, out-of-range count) per feature, then ("score", ...)."""
@@ -136,14 +143,14 @@ class DriftCounter:
         self.stamps = np.full(SLICES, -1, dtype=np.int64)  # minute number held by each slice
         self.total = np.zeros(layout.width, dtype=np.int64)
 
-    def record(self, x: np.ndarray, scores: np.ndarray) -> None:
+    def record(self, x: np.ndarray, scores: np.ndarray, grid: np.ndarray | None = None) -> None:
         minute = int(self.clock() // SLICE_S)
         k = minute % SLICES
         if self.stamps[k] != minute:
             self.slices[k] = 0
             self.stamps[k] = minute
         before = self.slices[k].copy()
-        self.layout.count(x, scores, self.slices[k])
+        self.layout.count(x, scores, self.slices[k], grid)
         self.total += self.slices[k] - before
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from compiler.drift import DriftReference
 from compiler.schema import Schema
 from server.telemetry import histogram as hist
-from server.telemetry.comparison import GRID, ShadowCounters, grid_counts, shadow_summary
+from server.telemetry.comparison import GRID, ShadowCounters, shadow_summary
 from server.telemetry.drift import DriftCounter, DriftLayout, figures, window_counts
 
 STAGES = ("queue", "transform", "infer", "total")
@@ -66,8 +66,7 @@ class RunnerMetrics:
         self.expired_count += n
 
     def drift(self, x: np.ndarray, scores: np.ndarray) -> None:
-        self.drift_counter.record(x, scores)
-        self.score_grid += grid_counts(scores)
+        self.drift_counter.record(x, scores, self.score_grid)
 
     def state(self) -> dict[str, Any]:
         d = self.drift_counter

@@ -120,3 +120,18 @@ def test_states_resume_from_the_ledger_after_a_restart(tmp_path) -> None:
         assert [c["to"] for c in restarted.update(report(0.01))] == ["ok"]
     finally:
         source.close()
+
+
+def test_the_score_grid_is_counted_in_the_same_pass(layout: DriftLayout) -> None:
+    """The kernel's grid counts equal comparison.grid_counts (the reference), NaN and infinities excluded."""
+    from server.telemetry.comparison import GRID, grid_counts
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(300, len(layout.names)))
+    scores = np.concatenate([rng.random(290), [0.0, 1.0, 0.9999, -0.2, 1.7, np.nan, np.inf, -np.inf, 0.5, 1e-9]])
+    out, grid = np.zeros(layout.width, dtype=np.int64), np.zeros(GRID, dtype=np.int64)
+    layout.count(x, scores, out, grid)
+    assert np.array_equal(grid, grid_counts(scores)) and grid.sum() == 297
+    out2 = np.zeros(layout.width, dtype=np.int64)
+    layout.count(x, scores, out2)  # without a grid: the drift counts are the same
+    assert np.array_equal(out, out2)
