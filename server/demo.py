@@ -26,6 +26,7 @@ class DemoConfig:
     port: int = 50051
     once: bool = False
     sample_rows: int = 5_000
+    loop: bool = True  # the feedback loop (server/demo_loop.py) after the sample requests
 
 
 def compile_demo(config: DemoConfig, say: Callable[[str], None] = print) -> CompileResult:
@@ -104,18 +105,28 @@ async def _serve(config: DemoConfig, say: Callable[[str], None]) -> None:
         say(f"6. gateway serving on 127.0.0.1:{port}; scoring sample requests over gRPC:")
         try:
             await _score_samples(port, say)
+            await _loop(config, port, gateway.admin_port, say)
         finally:
             await gateway.stop(1.0)
         return
 
-    async def announce(port: int) -> None:
+    async def announce(port: int, admin_port: int) -> None:
         say(f"6. gateway serving on 127.0.0.1:{port}; scoring sample requests over gRPC:")
         await _score_samples(port, say)
+        await _loop(config, port, admin_port, say)
         row = "52000,41,0.35,nan,4,1,0.3,9000,60,1"  # schema order; nan = never delinquent
         say(f"serving until Ctrl-C. Try: scoregate score --model {MODEL} --target 127.0.0.1:{port} --features {row}")
 
     await serve_forever(serve_config, RegistrySource(config.home),
-                        lambda port, *_: asyncio.get_running_loop().create_task(announce(port)))
+                        lambda port, admin_port, *_: asyncio.get_running_loop().create_task(announce(port, admin_port)))
+
+
+async def _loop(config: DemoConfig, port: int, admin_port: int, say: Callable[[str], None]) -> None:
+    if not config.loop or admin_port <= 0:
+        return
+    from server.demo_loop import LoopConfig, run_loop
+
+    await run_loop(LoopConfig(config.home, config.actor, port, admin_port), say)
 
 
 def run_demo(config: DemoConfig, say: Callable[[str], None] = print) -> None:

@@ -111,3 +111,9 @@ def test_demo_once(run_cli, tmp_path: Path) -> None:
     assert "approved by risk-officer" in out and "deployed v1 as champion" in out
     assert out.count("(credit-pd v1, champion)") == 5
     assert "a bad request is refused: INVALID_ARGUMENT: row 0: feature 'age' = 12.0" in out
+    # the feedback loop: outcomes joined to the decisions, performance, a retrained challenger in shadow
+    assert "outcomes posted over RecordOutcomes: 2000 accepted, 0 duplicates, 0 refused" in out
+    assert "v1 champion: 2000 outcomes" in out and "(training 0.7" in out
+    assert "registered by carol" in out and "approved by risk-officer (not the person who retrained it)" in out
+    assert "shadow v2 vs champion: 2000 compared, decision flips" in out and "[ok]" in out
+    assert "next: scoregate rollout start credit-pd --version 2" in out
