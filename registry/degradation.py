@@ -89,6 +89,22 @@ def evaluate(store: OutcomeStore, model: str, training: Mapping[int, Mapping[str
     return verdicts
 
 
+def evaluate_all(store: OutcomeStore, registry: Any, actor: str, rule: DegradationRule | None = None
+                 ) -> list[dict[str, Any]]:
+    """Apply the rule to every model in the registry (new outcomes are new evidence); return the state
+    changes, each already written to the ledger as one entry by `actor`."""
+    rule = rule or DegradationRule()
+    versions = registry.versions()
+    changes = []
+    for model in sorted({v.model for v in versions}):
+        training = {v.version: dict(v.metrics) for v in versions if v.model == model}
+        for verdict in evaluate(store, model, training, rule,
+                                lambda action, m, v, d: registry.record(actor, action, m, v, d)):
+            if verdict.get("changed"):
+                changes.append({"model": model, **verdict})
+    return changes
+
+
 def _transition(tx: Tx, model: str, version: int, state: str | None, figures: Mapping[str, Any],
                 verdict: Mapping[str, Any], record: Recorder) -> dict[str, Any]:
     row = tx.one("SELECT state FROM performance_state WHERE model = ? AND version = ?", (model, version))

@@ -84,6 +84,7 @@ class Gateway:
         self._watcher: RoutingWatcher | None = None
         self._drift: DriftWatch | None = None
         self._guard: Guard | None = None
+        self._performance: Any = None
         self._executor = ThreadPoolExecutor(config.executor_threads, thread_name_prefix="scoregate-compute")
         # shadows compute on their own low-priority thread: a slow shadow never queues primary batches
         self._shadow_executor = ThreadPoolExecutor(1, thread_name_prefix="scoregate-shadow", initializer=_nice)
@@ -183,6 +184,17 @@ class Gateway:
         self.core.alarm = self._guard.alarm
         self._guard.start()
 
+    def _start_performance(self) -> None:
+        """Worker 0 re-judges realised performance when outcomes arrive over RecordOutcomes."""
+        registry = getattr(self.source, "registry", None)
+        if not self.leader or registry is None:
+            return
+        from server.control.performance_watch import PerformanceWatch
+
+        self._performance = PerformanceWatch(self.home, registry, getattr(self.source, "actor", "gateway"),
+                                             self.config.performance_check_s)
+        self._performance.start()
+
     def _attach(self, runner: ModelRunner) -> None:
         if self.telemetry is not None:
             k = runner.key
@@ -253,6 +265,7 @@ class Gateway:
         await self.health.set("", SERVING)
         self._watcher.start()
         self._start_guard()
+        self._start_performance()
         log.info("scoregate listening on %s (port %d, admin %d, metrics %d)", address, self.port, self.admin_port,
                  self.metrics_port)
         return self.port
@@ -273,7 +286,7 @@ class Gateway:
         self._stopping = True
         loop = asyncio.get_running_loop()
         await self.health.enter_graceful_shutdown()
-        for part in (self._guard, self._watcher, self._drift):
+        for part in (self._guard, self._performance, self._watcher, self._drift):
             if part is not None:
                 await loop.run_in_executor(None, part.stop)
         if self._server is not None:

@@ -53,6 +53,7 @@ class ServeConfig:
     drift_min_count: int = 500  # values in the window before drift is judged
     drift_check_s: float = 10.0
     guard_interval_s: float = 0.5  # rollout guardrail checks (and at once on a canary failure)
+    performance_check_s: float = 60.0  # realised performance re-judged when new outcomes have arrived
 
     def validate(self) -> ServeConfig:
         cores = os.cpu_count() or 1
@@ -65,6 +66,7 @@ class ServeConfig:
         _check(self.inline_max_rows >= 0, "inline_max_rows", self.inline_max_rows, ">= 0")
         _check(self.grace_s >= 0, "grace_s", self.grace_s, ">= 0")
         _check(0.01 <= self.guard_interval_s <= 60, "guard_interval_s", self.guard_interval_s, "0.01..60 seconds")
+        _check(self.performance_check_s > 0, "performance_check_s", self.performance_check_s, "> 0 seconds")
         for name in ("admin_port", "metrics_port"):
             _check(-1 <= getattr(self, name) <= 65535, name, getattr(self, name), "-1 (off), 0 (any) or a port")
         _check(0 < self.drift_warn < self.drift_alert, "drift_warn/drift_alert",

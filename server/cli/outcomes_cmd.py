@@ -35,8 +35,12 @@ def import_command(cli: CliContext, file: Path, source: str | None, all_or_nothi
     store = OutcomeStore(cli.home)
     try:
         report = store.record(items, source or f"file:{file.name}", all_or_nothing=all_or_nothing)
+        changes = judge_all(cli, store) if report.accepted else []
     finally:
         store.close()
+    for c in changes:
+        click.echo(f"{c['model']} v{c['version']}: realised performance {c['previous']} -> {c['state']} "
+                   f"(AUC {c['auc']:.4f} vs training {c['training_auc']:.4f}); ledger entry written", err=True)
     if as_json:
         emit_json({"file": str(file), **report.to_dict()})
     else:
@@ -49,6 +53,19 @@ def import_command(cli: CliContext, file: Path, source: str | None, all_or_nothi
                        err=True)
     if report.problems:
         raise click.exceptions.Exit(2)
+
+
+def judge_all(cli: CliContext, store: OutcomeStore) -> list[dict]:
+    """New outcomes are new evidence: the degradation rule (default settings) is applied to every model, as
+    the gateway does periodically; each state change is one ledger entry (registry/degradation.py)."""
+    from registry.degradation import evaluate_all
+    from registry.service import Registry
+
+    reg = Registry(cli.home)
+    try:
+        return evaluate_all(store, reg, cli.actor)
+    finally:
+        reg.close()
 
 
 commands = [outcomes_group]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 import grpc
@@ -97,5 +98,42 @@ def test_record_outcomes_joins_scored_requests(home, start, rows: np.ndarray, tm
         replies = list(reflect.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
                                                     timeout=5))
         assert "scoregate.feedback.v1.Feedback" in {s.name for s in replies[0].list_services_response.service}
+    finally:
+        running.stop()
+
+
+def test_the_gateway_judges_outcomes_posted_over_grpc(home, start, rows: np.ndarray) -> None:
+    """Labels that say the scores are noise: worker 0's watch degrades the version, one ledger entry, once."""
+    from registry.audit import ledger_entries
+    from registry.service import Registry
+
+    running = start(home, performance_check_s=0.2)
+    try:
+        scoring = running.stub()
+        ids = []
+        for k in range(8):
+            batch = rows[np.arange(k * 100, k * 100 + 100) % len(rows)]
+            scoring.ScoreBatch(pb.ScoreBatchRequest(model=MODEL, rows=100, raw_values=batch.astype("<f8").tobytes(),
+                                                    request_id=f"noise-{k}"), timeout=10)
+            ids += [f"noise-{k}/{i}" for i in range(100)]
+        token = (home / "admin.token").read_text().split()[0]
+        stub = feedback_pb2_grpc.FeedbackStub(grpc.insecure_channel(f"127.0.0.1:{running.gateway.admin_port}"))
+        labels = np.random.default_rng(3).integers(0, 2, len(ids))
+        reply = stub.RecordOutcomes(fb.RecordOutcomesRequest(outcomes=[_outcome(r, int(y)) for r, y in zip(ids, labels)]),
+                                    metadata=[("authorization", f"Bearer {token}")], timeout=30)
+        assert reply.accepted == 800 and not reply.errors
+        watch = running.gateway._performance
+        deadline = time.monotonic() + 10
+        entries: list = []
+        while time.monotonic() < deadline and not entries:
+            reg = Registry(home)
+            try:
+                entries = ledger_entries(reg, MODEL, action="performance")
+            finally:
+                reg.close()
+            time.sleep(0.05)
+        assert [(e.action, e.version) for e in entries] == [("performance.degraded", 1)]
+        assert entries[0].actor.startswith("gateway@") and entries[0].details["count"] == 800
+        assert watch.check() == []  # nothing new: no second entry
     finally:
         running.stop()

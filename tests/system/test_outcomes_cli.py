@@ -96,14 +96,17 @@ def test_import_and_performance_end_to_end(home_copy: Path, run_cli, start_serve
     text = run_cli("performance", MODEL, home=home_copy)
     assert text.returncode == 0 and "champion" in text.stdout and "v1: ok" in text.stdout
 
-    # truth that says the scores are noise: the version degrades, one ledger entry, not repeated
+    # truth that says the scores are noise: the import itself judges the new evidence (the version
+    # degrades: one ledger entry), and later reports do not repeat it
     noise = np.random.default_rng(0).integers(0, 2, len(later_ids))
-    assert run_cli("outcomes", "import", str(_csv(tmp_path / "noise.csv", later_ids, noise)),
-                   home=home_copy).returncode == 0
-    for expect_change in (True, False):
-        out = run_cli("--actor", "risk-monitor", "performance", MODEL, "--by", "version", "--json", home=home_copy)
+    imported = run_cli("--actor", "risk-monitor", "outcomes", "import", str(_csv(tmp_path / "noise.csv", later_ids,
+                                                                                  noise)), home=home_copy)
+    assert imported.returncode == 0, imported.stderr
+    assert f"{MODEL} v1: realised performance ok -> degraded" in imported.stderr
+    for _ in range(2):
+        out = run_cli("performance", MODEL, "--by", "version", "--json", home=home_copy)
         (verdict,) = json.loads(out.stdout)["degradation"]
-        assert (verdict["state"], verdict["changed"]) == ("degraded", expect_change), out.stderr
+        assert (verdict["state"], verdict["changed"]) == ("degraded", False), out.stderr
     ledger = run_cli("audit", "show", "--model", MODEL, "--action", "performance", "--json", home=home_copy)
     entries = json.loads(ledger.stdout)
     assert [(e["action"], e["actor"], e["version"]) for e in entries] == [("performance.degraded", "risk-monitor", 1)]
