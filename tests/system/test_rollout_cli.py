@@ -139,3 +139,58 @@ def test_guarded_rollout_with_automatic_steps_from_the_cli(home_copy: Path, run_
         assert auto[0].details["evidence"]["canary_requests"] >= 40
     finally:
         reg.close()
+
+
+def test_two_workers_a_failing_canary_is_rolled_back_on_both(home_copy: Path, run_cli, start_serve) -> None:
+    """Worker 0 guards on the counters of both workers; after the rollback neither sends anyone to the canary."""
+    from compiler.build import Constraint
+
+    df = generate(1500, seed=21)
+    model = pipeline().fit(df.drop(columns=[LABEL]), df[LABEL])
+    compile_model(model, df, home_copy / "bad", CompileOptions(label=LABEL, constraints={
+        **CONSTRAINTS, "income": Constraint(0.0, 1000.0)}))  # rejects every real applicant's income
+    reg = Registry(home_copy)
+    try:
+        bad = reg.register(home_copy / "bad", MODEL, "alice").version
+        reg.approve(MODEL, bad, "bob")
+    finally:
+        reg.close()
+    served = start_serve(home_copy, "--workers", "2")
+    admin = ["--target", f"127.0.0.1:{served.admin_port}"]
+    try:
+        r = run_cli("rollout", "start", MODEL, "--version", str(bad), "--weight", "20", *admin, home=home_copy)
+        assert r.returncode == 0, r.stderr
+        time.sleep(0.5)  # both workers converge on the canary
+        # several connections: SO_REUSEPORT spreads them over both workers
+        stubs = [scoring_pb2_grpc.ScoringStub(grpc.insecure_channel(served.target, options=[
+            ("grpc.use_local_subchannel_pool", 1)])) for _ in range(8)]
+        errors = 0
+
+        def rolled_back() -> bool:
+            status = json.loads(run_cli("rollout", "status", MODEL, *admin, "--json", home=home_copy).stdout)
+            return status["rollout"]["state"] == "rolled_back"
+
+        k = 0
+        while not rolled_back():
+            assert k < 3000, "no rollback"
+            for _ in range(50):
+                try:
+                    stubs[k % 8].Score(pb.ScoreRequest(model=MODEL, features=ROW, entity_key=f"c-{k}"), timeout=10)
+                except grpc.RpcError as exc:
+                    assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT
+                    errors += 1
+                k += 1
+        time.sleep(0.5)  # the other worker follows within its poll interval
+        seen = [stubs[i % 8].Score(pb.ScoreRequest(model=MODEL, features=ROW, entity_key=f"c-{k + i}"),
+                                   timeout=10).version for i in range(400)]
+        assert set(seen) == {1}
+        # worker 0 sees its own failures at once and worker 1's within a snapshot interval (1 s)
+        assert 10 <= errors <= 150, errors
+    finally:
+        served.terminate()
+    reg = Registry(home_copy)
+    try:
+        auto = [e for e in ledger_entries(reg, MODEL, action="deploy") if e.actor == "scoregate-guard"]
+        assert len(auto) == 1 and auto[0].details["evidence"]["breaches"][0]["rule"] == "error_rate"
+    finally:
+        reg.close()
