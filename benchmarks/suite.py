@@ -45,8 +45,18 @@ class TargetPool:
         self._stack = stack
         self._running: dict[tuple, Target] = {}
 
+    @staticmethod
+    def key(s: Series) -> tuple:
+        return (s.target, s.workers, s.serve, s.deployment)
+
+    def keep_only(self, keys: set[tuple]) -> None:
+        """Stop servers no remaining scenario uses: idle servers still poll and snapshot, which shows up in
+        the tail latency of whatever is measured next on 2 cores."""
+        for key in [k for k in self._running if k not in keys]:
+            self._running.pop(key).stop()
+
     def get(self, s: Series) -> Target:
-        key = (s.target, s.workers, s.serve, s.deployment)
+        key = self.key(s)
         if key not in self._running:
             if s.target == "scoregate":
                 home = prepare_deployment(self._home, s.deployment)
@@ -101,7 +111,9 @@ def run_suite(cfg: SuiteConfig, tick: Callable[[str], None] = lambda _: None) ->
         rows = sample_rows(4096)
         pool = TargetPool(home, stack)
         clients = stack.enter_context(ClientPool(2))
-        for scenario in scenarios:
+        for i, scenario in enumerate(scenarios):
+            pool.keep_only({pool.key(s) for later in scenarios[i:] for s in later.series}
+                           | {pool.key(Series(label="scoregate", target="scoregate"))})  # capacity probe
             capacity = _capacity(results, scenario) if scenario.capacity_from else 0.0
             if scenario.capacity_from and capacity == 0.0:
                 capacity = _measure_capacity(pool, clients, rows, cfg)

@@ -9,11 +9,11 @@ Off the event loop, on its own thread: the join reads every outcome of a model.
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
 from registry.degradation import evaluate_all
+from server.periodic import Periodic
 
 log = logging.getLogger("scoregate.performance")
 
@@ -23,10 +23,8 @@ class PerformanceWatch:
         self._home = Path(home)
         self._registry = registry
         self._actor = actor
-        self._interval = interval_s
         self._seen = -1
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._timer = Periodic("scoregate-performance", interval_s, self.check, log)
 
     def check(self) -> list[dict[str, Any]]:
         from registry.outcomes import OutcomeStore
@@ -48,17 +46,7 @@ class PerformanceWatch:
         return changes
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="scoregate-performance", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.check()
-            except Exception:  # noqa: BLE001 - the watch must outlive one bad evaluation
-                log.exception("performance check failed")
+        self._timer.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._timer.stop()

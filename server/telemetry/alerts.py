@@ -5,9 +5,10 @@ never one per request. Runs in one process only (worker 0), so workers do not wr
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from server.periodic import Periodic
 
 log = logging.getLogger("scoregate.drift")
 
@@ -67,9 +68,7 @@ class DriftWatch:
         self._report = report
         self._write = write
         self.states = DriftStates(thresholds)
-        self._interval = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._timer = Periodic("scoregate-drift", interval_s, self.check, log)
 
     def check(self) -> list[dict[str, Any]]:
         changes = []
@@ -82,17 +81,7 @@ class DriftWatch:
         return changes
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="scoregate-drift", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.check()
-            except Exception:  # noqa: BLE001 - the watch must outlive one bad evaluation
-                log.exception("drift check failed")
+        self._timer.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._timer.stop()
