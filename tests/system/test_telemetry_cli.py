@@ -65,7 +65,7 @@ def test_no_raw_feature_values_are_stored(home_copy: Path, start_serve) -> None:
         stub.ScoreBatch(pb.ScoreBatchRequest(model=MODEL, rows=2, values=np.tile(row, 2)), timeout=10)
     finally:
         served.terminate()
-    needles = [repr(marker_income).encode(), repr(marker_loan).encode(), b"987654", b"13579.2468",
+    needles = [repr(marker_income).encode(), repr(marker_loan).encode(), b"987654.3", b"13579.2468",
                np.float64(marker_income).tobytes(), np.float32(marker_income).tobytes(),
                np.float64(marker_loan).tobytes()]
     checked = 0

@@ -21,7 +21,9 @@ from registry.decisions import DecisionLog
 from registry.records import DecisionRecord, utc_now
 from server.telemetry.recorder import KEY_FILE, DecisionRecorder, RecorderConfig, load_or_create_key
 
-MARKERS = (123456.789, 4242.0424242, -0.000731313)  # unusual values that appear nowhere unless leaked
+# unusual values that appear nowhere unless leaked; every needle form is distinctive (":g" of 123456.789 would
+# be "123457", six digits that a timestamp or a hex digest holds by chance now and then)
+MARKERS = (98765.4321, 4242.0424242, -0.000731313)
 
 
 def recorder(home: Path, key: bytes, key_id: str, loop: asyncio.AbstractEventLoop, fsync: str) -> DecisionRecorder:
