@@ -67,6 +67,19 @@ class LoadResult:
         }
 
 
+def merge(results: list[LoadResult]) -> LoadResult:
+    """Several runs of one configuration as one: latencies pooled, errors summed, rates over the total time."""
+    first = results[0]
+    errors: Counter = Counter()
+    for r in results:
+        errors.update(r.errors)
+    wall = sum(r.wall_s for r in results)
+    weight = [r.wall_s / wall if wall else 1 / len(results) for r in results]
+    return LoadResult(first.spec, np.concatenate([r.latencies_us for r in results]), dict(errors), wall,
+                      sum(w * r.client_cpu for w, r in zip(weight, results)),
+                      sum(w * r.server_cpu for w, r in zip(weight, results)))
+
+
 async def _client(spec: LoadSpec, index: int, start_at: float) -> tuple[np.ndarray, Counter, float, float]:
     import grpc
 

@@ -43,6 +43,9 @@ class Scenario:
     reference: str  # label of the series ratios are computed against ("capacity" for open loop)
     series: tuple[Series, ...]
     capacity_from: str = ""
+    duration_s: float = 0.0  # full-mode seconds per point; 0 = the suite's default (tail latencies need more)
+    rounds: int = 1  # full mode: run the series interleaved this many times and pool each one's latencies, so
+    #                  slow drifts of a shared 2-core machine fall on every series alike
 
 
 def _series(raw: dict[str, Any], where: str) -> Series:
@@ -71,7 +74,8 @@ def load(path: Path) -> Scenario:
     series = tuple(_series(s, f"scenario {path.name}") for s in raw.get("series", ()))
     return Scenario(name=str(raw.get("name", path.stem)), title=str(raw.get("title", path.stem)),
                     reference=str(raw.get("reference", "")), series=series,
-                    capacity_from=str(raw.get("capacity_from", "")))
+                    capacity_from=str(raw.get("capacity_from", "")), duration_s=float(raw.get("duration_s", 0.0)),
+                    rounds=max(1, int(raw.get("rounds", 1))))
 
 
 def load_all(names: list[str] | None = None) -> list[Scenario]:

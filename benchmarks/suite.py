@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from benchmarks import payloads
-from benchmarks.loadgen import ClientPool, LoadSpec
+from benchmarks.loadgen import ClientPool, LoadSpec, merge
 from benchmarks.scenario import Scenario, Series, load_all
 from benchmarks.targets import Target, prepare_deployment, prepare_home, sample_rows, start_baseline, start_scoregate
 
@@ -84,12 +84,14 @@ def machine() -> dict[str, Any]:
             "platform": platform.platform(), "versions": versions}
 
 
-def _spec(s: Series, target: Target, point: float, capacity: float, reqs: tuple[bytes, ...], cfg: SuiteConfig) -> LoadSpec:
+def _spec(s: Series, target: Target, point: float, capacity: float, reqs: tuple[bytes, ...], cfg: SuiteConfig,
+          duration_s: float = 0.0) -> LoadSpec:
     conc = int(point) if s.mode != "open" else 64
     procs = 2 if (conc >= 32 or s.mode == "open") else 1
     return LoadSpec(
         target=target.address, method=payloads.METHODS[s.request], payloads=reqs, mode=s.mode, concurrency=conc,
-        rate=point * capacity if s.mode == "open" else 0.0, duration_s=cfg.duration_s, warmup_s=cfg.warmup_s,
+        rate=point * capacity if s.mode == "open" else 0.0, duration_s=duration_s if duration_s and not cfg.quick else cfg.duration_s,
+        warmup_s=cfg.warmup_s,
         processes=procs, rows_per_request=s.batch_rows, timeout_s=5.0,
     )
 
@@ -117,17 +119,21 @@ def run_suite(cfg: SuiteConfig, tick: Callable[[str], None] = lambda _: None) ->
             capacity = _capacity(results, scenario) if scenario.capacity_from else 0.0
             if scenario.capacity_from and capacity == 0.0:
                 capacity = _measure_capacity(pool, clients, rows, cfg)
+            runs: dict[tuple[str, float], list[Any]] = {}
+            rounds = 1 if cfg.quick else scenario.rounds
+            for _ in range(rounds):
+                for s in scenario.series:
+                    target = pool.get(s) if s.points_for(cfg.quick) else None
+                    reqs = payloads.build(s.request, rows, s.batch_rows, count=64)
+                    for point in s.points_for(cfg.quick):
+                        tick(f"{scenario.name}: {s.label} @ {point:g}")
+                        runs.setdefault((s.label, point), []).append(clients.run(
+                            _spec(s, target, point, capacity, reqs, cfg, scenario.duration_s), target.pids))
             out: dict[str, list[dict[str, Any]]] = {}
             for s in scenario.series:
-                points = s.points_for(cfg.quick)
-                if not points:
-                    continue
-                target = pool.get(s)
-                reqs = payloads.build(s.request, rows, s.batch_rows, count=64)
-                for point in points:
-                    tick(f"{scenario.name}: {s.label} @ {point:g}")
-                    r = clients.run(_spec(s, target, point, capacity, reqs, cfg), target.pids)
-                    summary = r.summary() | {"point": point, "target": s.target}
+                for point in s.points_for(cfg.quick):
+                    r = merge(runs[(s.label, point)])
+                    summary = r.summary() | {"point": point, "target": s.target, "rounds": rounds}
                     summary["histogram"] = np.histogram(r.latencies_us, HIST_EDGES_US)[0].tolist()
                     out.setdefault(s.label, []).append(summary)
             results[scenario.name] = {"title": scenario.title, "reference": scenario.reference,

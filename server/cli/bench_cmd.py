@@ -22,7 +22,8 @@ def bench_command(quick: bool, scenarios: tuple[str, ...], out_dir: Path, bench_
     from benchmarks.suite import SuiteConfig, run_suite
 
     cfg = SuiteConfig(quick=quick, scenarios=scenarios, home=bench_home)
-    total = sum(len(s.points_for(quick)) for sc in load_all(list(scenarios) or None) for s in sc.series)
+    total = sum(len(s.points_for(quick)) * (1 if quick else sc.rounds)
+                for sc in load_all(list(scenarios) or None) for s in sc.series)
     with click.progressbar(length=total, label="benchmarking", show_pos=True, file=click.get_text_stream("stderr"),
                            item_show_func=lambda item: item) as bar:
         run = run_suite(cfg, tick=lambda what: (bar.update(1, what)))

@@ -4,8 +4,10 @@ critical path.
 The caller never waits for a shadow and never sees its output: `offer` is O(1) and non-blocking, a full
 lane drops the copy and counts it, and the lane computes on its own low-priority thread (never inline on
 the event loop, never in the primary executor's queue), one batch at a time, gathering copies for up to
-20 ms so each batch is large: every batch costs the event loop and the GIL a little, whatever its size. Each shadow score is compared with the
-primary's: the score delta and whether the decision at the threshold flipped.
+100 ms so each batch is large: every batch costs the event loop and the GIL a little, whatever its size.
+Its array work runs on that thread too, and it rests in proportion to its work (at most 25% busy), so a
+slow shadow drops copies (counted) rather than take cores from primary traffic. Each shadow score is
+compared with the primary's: the score delta and whether the decision at the threshold flipped.
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ from typing import Callable
 
 import numpy as np
 
-from server.batching.batcher import Timed
 from server.runtime.runner import ModelRunner
-from server.telemetry.comparison import ShadowCounters
+from server.telemetry.comparison import Comparison, ShadowCounters, compare
 
 
 def sampled(request_id: str, rate: float) -> bool:
@@ -32,8 +33,8 @@ def sampled(request_id: str, rate: float) -> bool:
 
 
 class ShadowLane:
-    LINGER_S = 0.02  # a shadow is never urgent: gather copies into fewer, larger batches
-    MAX_DUTY = 0.5  # a shadow computes at most this share of the time; beyond, its queue fills and drops
+    LINGER_S = 0.1  # a shadow is never urgent: gather copies into fewer, larger batches
+    MAX_DUTY = 0.25  # a shadow computes at most this share of the time; beyond, its queue fills and drops
 
     def __init__(self, runner: ModelRunner, sample_rate: float, executor: Executor, capacity: int = 1024,
                  max_batch: int = 256, on_result: Callable[[ModelRunner, np.ndarray, np.ndarray], None] | None = None,
@@ -73,9 +74,22 @@ class ShadowLane:
         if self._task is not None:
             await self._task
 
-    def _score(self, x: np.ndarray) -> Timed:
-        self.runner.check_rows(x)  # the shadow's schema may not accept what the primary did: a failure, counted
-        return self.runner.run_timed(x)
+    def _score(self, items: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[int, Comparison | None]:
+        """On the shadow thread: the batch's arrays, the shadow's scores and the comparison, so the event
+        loop only pops copies and folds in counts."""
+        x = np.concatenate([it[0] for it in items])
+        try:
+            self.runner.check_rows(x)  # the shadow's schema may not accept what the primary did: a failure
+            scores = self.runner.run_timed(x).scores
+        except Exception:  # noqa: BLE001 - a failing shadow changes nothing the caller sees; it is counted
+            return x.shape[0], None
+        primary = np.concatenate([it[1] for it in items])
+        decisions = np.concatenate([it[2] for it in items])
+        # each model decides at its own threshold; a flip is a different decision for the same request
+        ours = scores.astype(np.float64) >= self.runner.threshold
+        if self._on_result is not None:
+            self._on_result(self.runner, scores, primary)
+        return x.shape[0], compare(scores, primary, ours, decisions)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -88,22 +102,13 @@ class ShadowLane:
             if self._linger and not self._closing and len(self._queue) < self._max_batch:
                 await asyncio.sleep(self._linger)  # each batch costs the event loop and the GIL a little
             items = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
-            x = np.concatenate([it[0] for it in items])
-            primary = np.concatenate([it[1] for it in items])
-            decisions = np.concatenate([it[2] for it in items])
             started = loop.time()
-            try:
-                timed = await loop.run_in_executor(self._executor, self._score, x)
-            except Exception:  # noqa: BLE001 - a failing shadow changes nothing the caller sees; it is counted
-                self.counters.add("failed", x.shape[0])
-                continue
-            finally:
-                # a slow shadow rests in proportion to its work, leaving the cores to primary traffic
-                busy = loop.time() - started
-                if busy > 0.001 and not self._closing:
-                    await asyncio.sleep(busy * (1.0 / self.MAX_DUTY - 1.0))
-            # each model decides at its own threshold; a flip is a different decision for the same request
-            ours = timed.scores.astype(np.float64) >= self.runner.threshold
-            self.counters.compare(timed.scores, primary, ours, decisions)
-            if self._on_result is not None:
-                self._on_result(self.runner, timed.scores, primary)
+            rows, result = await loop.run_in_executor(self._executor, self._score, items)
+            if result is None:
+                self.counters.add("failed", rows)
+            else:
+                self.counters.record(result)
+            # a slow shadow rests in proportion to its work, leaving the cores to primary traffic
+            busy = loop.time() - started
+            if busy > 0.001 and not self._closing:
+                await asyncio.sleep(busy * (1.0 / self.MAX_DUTY - 1.0))

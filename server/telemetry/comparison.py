@@ -10,6 +10,8 @@ either bundle's reference, with the same 1e-4 floor for empty bins as drift PSI.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from server.telemetry import histogram as hist
@@ -41,6 +43,23 @@ def psi_between(actual: np.ndarray, expected: np.ndarray, bins: int = 10) -> flo
     return psi(a_bins, e_bins / e_bins.sum())
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """One shadow batch against the primary: rows compared, decision flips, |score delta| histogram."""
+
+    rows: int
+    flips: int
+    delta: np.ndarray
+
+
+def compare(shadow: np.ndarray, primary: np.ndarray, shadow_decisions: np.ndarray,
+            primary_decisions: np.ndarray) -> Comparison:
+    delta = np.abs(shadow.astype(np.float64) - primary.astype(np.float64))
+    counts = np.zeros(hist.N_BUCKETS, dtype=np.int64)
+    hist.record_many(counts, np.rint(np.nan_to_num(delta, nan=1.0) * DELTA_SCALE))
+    return Comparison(int(shadow.shape[0]), int(np.count_nonzero(shadow_decisions != primary_decisions)), counts)
+
+
 class ShadowCounters:
     """One shadow version's comparison with the primary, as arrays so they snapshot and sum across workers.
 
@@ -55,12 +74,11 @@ class ShadowCounters:
     def add(self, field: str, n: int = 1) -> None:
         self.counts[self.FIELDS.index(field)] += n
 
-    def compare(self, shadow: np.ndarray, primary: np.ndarray, shadow_decisions: np.ndarray,
-                primary_decisions: np.ndarray) -> None:
-        self.counts[2] += shadow.shape[0]
-        self.counts[4] += int(np.count_nonzero(shadow_decisions != primary_decisions))
-        delta = np.abs(shadow.astype(np.float64) - primary.astype(np.float64))
-        hist.record_many(self.delta, np.rint(np.nan_to_num(delta, nan=1.0) * DELTA_SCALE))
+    def record(self, c: Comparison) -> None:
+        """Fold in one batch's comparison (computed off the event loop by `compare`)."""
+        self.counts[2] += c.rows
+        self.counts[4] += c.flips
+        self.delta += c.delta
 
     def _get(self, field: str) -> int:
         return int(self.counts[self.FIELDS.index(field)])

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from compiler.errors import InvalidInput
 from server.control.guardrails import ArmReading, Guardrails, judge, judge_shadow, parse_step_after, wilson_lower
 from server.telemetry import histogram as hist
-from server.telemetry.comparison import GRID, ShadowCounters, grid_counts, psi_between, shadow_summary
+from server.telemetry.comparison import GRID, ShadowCounters, compare, grid_counts, psi_between, shadow_summary
 
 
 def arm(requests: int, errors: int = 0, latency_us: int = 500, scores: np.ndarray | None = None) -> ArmReading:
@@ -101,8 +101,8 @@ def test_grid_counts_every_finite_score_once(scores: list[float]) -> None:
 def test_shadow_counters_and_flip_rule() -> None:
     c = ShadowCounters()
     c.add("offered", 4)
-    c.compare(np.array([0.1, 0.5, 0.9, 0.2], np.float32), np.array([0.1, 0.2, 0.9, 0.3], np.float32),
-              np.array([False, True, True, False]), np.array([False, False, True, False]))
+    c.record(compare(np.array([0.1, 0.5, 0.9, 0.2], np.float32), np.array([0.1, 0.2, 0.9, 0.3], np.float32),
+                     np.array([False, True, True, False]), np.array([False, False, True, False])))
     assert (c.offered, c.scored, c.flips, c.failed) == (4, 4, 1, 0) and c.flip_rate() == 0.25
     summary = shadow_summary(c.counts, c.delta)
     assert summary["flip_rate"] == 0.25 and summary["delta_p99"] == pytest.approx(0.3, rel=0.01)
