@@ -13,7 +13,7 @@ SCENARIO_DIR = Path(__file__).parent / "scenarios"
 TARGETS = ("echo", "sklearn", "onnx", "scoregate")
 REQUESTS = ("score", "batch", "oip", "stream")
 MODES = ("closed", "open", "stream")
-DEPLOYMENTS = ("champion", "canary+shadow", "canary+slow-shadow")  # benchmarks/targets.py prepare_deployment
+DEPLOYMENTS = ("champion", "canary", "shadow", "canary+shadow", "canary+slow-shadow")  # benchmarks/targets.py prepare_deployment
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import tempfile
 import time
 from contextlib import ExitStack
@@ -49,9 +50,29 @@ class TargetPool:
     def key(s: Series) -> tuple:
         return (s.target, s.workers, s.serve, s.deployment)
 
+    def focus(self, target: Target) -> None:
+        """Pause (SIGSTOP) every other server while `target` is measured: even idle, a gateway wakes a
+        dozen times a second (routing poll, snapshots, guard), and on 2 cores that shows in the tail
+        latency of the one being measured. Paused servers hold no client connections."""
+        for other in self._running.values():
+            for pid in other.pids:
+                try:
+                    os.kill(pid, signal.SIGCONT if other is target else signal.SIGSTOP)
+                except ProcessLookupError:
+                    pass
+
+    def resume_all(self) -> None:
+        for other in self._running.values():
+            for pid in other.pids:
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+
     def keep_only(self, keys: set[tuple]) -> None:
         """Stop servers no remaining scenario uses: idle servers still poll and snapshot, which shows up in
         the tail latency of whatever is measured next on 2 cores."""
+        self.resume_all()
         for key in [k for k in self._running if k not in keys]:
             self._running.pop(key).stop()
 
@@ -127,8 +148,10 @@ def run_suite(cfg: SuiteConfig, tick: Callable[[str], None] = lambda _: None) ->
                     reqs = payloads.build(s.request, rows, s.batch_rows, count=64)
                     for point in s.points_for(cfg.quick):
                         tick(f"{scenario.name}: {s.label} @ {point:g}")
+                        pool.focus(target)
                         runs.setdefault((s.label, point), []).append(clients.run(
                             _spec(s, target, point, capacity, reqs, cfg, scenario.duration_s), target.pids))
+            pool.resume_all()
             out: dict[str, list[dict[str, Any]]] = {}
             for s in scenario.series:
                 for point in s.points_for(cfg.quick):
@@ -146,5 +169,7 @@ def run_suite(cfg: SuiteConfig, tick: Callable[[str], None] = lambda _: None) ->
 def _measure_capacity(pool: TargetPool, clients: ClientPool, rows: np.ndarray, cfg: SuiteConfig) -> float:
     s = Series(label="scoregate", target="scoregate", points=(64.0,))
     target = pool.get(s)
+    pool.focus(target)
     r = clients.run(_spec(s, target, 64, 0.0, payloads.build("score", rows), cfg), target.pids)
+    pool.resume_all()
     return r.rps

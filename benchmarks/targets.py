@@ -39,6 +39,11 @@ class Target:
 
     def stop(self) -> None:
         if self.process.poll() is None:
+            for pid in self.pids:  # a server the suite paused must run to handle its SIGTERM
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=15)
@@ -66,7 +71,7 @@ def prepare_home(home: Path) -> Path:
 
 def prepare_deployment(home: Path, kind: str) -> Path:
     """The bench home as is ("champion"), or a copy beside it (`<home>-<kind>`) whose deployment adds a
-    canary at 10 % and a shadow at 100 %: a retrained demo model, or for "canary+slow-shadow" a gradient-
+    canary at 10 % and/or a shadow at 100 %: a retrained demo model, or for "...slow-shadow" a gradient-
     boosted model about ten times slower per row. Copies, because every gateway on a home follows its
     deployment: one bench run serves several routing states at once."""
     if kind == "champion":
@@ -81,10 +86,13 @@ def prepare_deployment(home: Path, kind: str) -> Path:
     shutil.copytree(home, out)
     reg = Registry(out)
     try:
-        canary = _candidate(reg, out, "canary", _retrained(seed=8))
-        shadow = _candidate(reg, out, "shadow", _retrained(seed=9) if kind == "canary+shadow" else _slow_model())
-        reg.set_deployment(MODEL, "bench", f"bench: {kind}", canary=canary, canary_weight=10.0,
-                           shadows=[{"version": shadow, "sample_rate": 1.0}])
+        change: dict = {}
+        if "canary" in kind:
+            change.update(canary=_candidate(reg, out, "canary", _retrained(seed=8)), canary_weight=10.0)
+        if "shadow" in kind:
+            model = _slow_model() if "slow" in kind else _retrained(seed=9)
+            change["shadows"] = [{"version": _candidate(reg, out, "shadow", model), "sample_rate": 1.0}]
+        reg.set_deployment(MODEL, "bench", f"bench: {kind}", **change)
     finally:
         reg.close()
     return out
