@@ -267,11 +267,6 @@ class Gateway:
         self._watcher.start()
         self._start_guard()
         self._start_performance()
-        # everything allocated so far (libraries, models, warm-up) lives as long as the process: move it out
-        # of the collector's sight, so a full collection under load walks only request-time objects
-        # instead of pausing the event loop for tens of milliseconds
-        gc.collect()
-        gc.freeze()
         log.info("scoregate listening on %s (port %d, admin %d, metrics %d)", address, self.port, self.admin_port,
                  self.metrics_port)
         return self.port
@@ -327,6 +322,11 @@ async def serve_forever(config: ServeConfig, source: Any, announce: Callable[[in
 
     gateway = Gateway(config, source, run_dir, worker_index)
     port = await gateway.start()
+    # everything allocated so far (libraries, models, warm-up) lives as long as the process: move it out of
+    # the collector's sight, so a full collection under load walks only request-time objects instead of
+    # pausing the event loop for tens of milliseconds (process-wide, hence here and not in Gateway.start)
+    gc.collect()
+    gc.freeze()
     if announce is not None:
         announce(port, gateway.admin_port, gateway.metrics_port)
     loop = asyncio.get_running_loop()
