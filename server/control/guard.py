@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from server.control.guardrails import RUNNING, ArmReading, Guardrails, judge, judge_shadow
+from server.control.guardrails import RUNNING, ArmReading, Guardrails, judge, judge_shadow, rollout_of
 from server.telemetry import histogram as hist
 from server.telemetry.comparison import GRID, ShadowCounters, shadow_summary
 
@@ -120,9 +120,7 @@ class Guard:
         actions: list[str] = []
         readings: dict[str, dict[str, Any]] = {}
         for d in self._deployments():
-            doc = dict(d.guardrails or {})
-            config = Guardrails.from_dict(doc.get("config"))
-            rollout = dict(doc.get("rollout") or {})
+            config, rollout = rollout_of(d)
             view: dict[str, Any] = {"state": rollout.get("state", "none"), "config": config.to_dict(),
                                     "shadows": self._shadows(d, config, aggs)}
             readings[d.model] = view

@@ -109,6 +109,13 @@ class Guardrails:
         return next((s for s in self.steps if s > weight + 1e-9), None)
 
 
+def rollout_of(deployment: Any) -> tuple[Guardrails, dict[str, Any]]:
+    """A deployment's guardrail settings and rollout state, from its `guardrails` document
+    (`{"config": ..., "rollout": {...}}`, written by rollout.py); defaults and {} when there is none."""
+    doc = dict(deployment.guardrails or {})
+    return Guardrails.from_dict(doc.get("config")), dict(doc.get("rollout") or {})
+
+
 _STEP_AFTER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|req)\s*$")
 
 

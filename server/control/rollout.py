@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 from compiler.errors import InvalidInput, PreconditionFailed
 from registry.records import utc_now
-from server.control.guardrails import PROMOTED, ROLLED_BACK, RUNNING, Guardrails
+from server.control.guardrails import PROMOTED, ROLLED_BACK, RUNNING, Guardrails, rollout_of
 
 
 class Rollouts:
@@ -40,7 +40,7 @@ class Rollouts:
         d = self._registry.deployment(model)
         if d is None or d.canary is None:
             raise PreconditionFailed(f"model {model!r} has no canary to {what}; start a rollout first")
-        rollout = dict(d.guardrails or {}).get("rollout") or {}
+        _, rollout = rollout_of(d)
         if rollout.get("state") == ROLLED_BACK:
             why = rollout.get("reason", "")
             raise PreconditionFailed(f"model {model!r}: the rollout of v{d.canary} was rolled back ({why}); "
@@ -105,12 +105,12 @@ class Rollouts:
         d = self._registry.deployment(model)
         if d is None:
             raise PreconditionFailed(f"model {model!r} has no deployment")
+        config, rollout = rollout_of(d)
         return {"model": model, "revision": d.revision, "champion": d.champion, "canary": d.canary,
                 "canary_weight": d.canary_weight,
                 "shadows": [{"version": s.version, "sample_rate": s.sample_rate} for s in d.shadows],
                 "updated_by": d.updated_by, "updated_at": d.updated_at,
-                "guardrails": dict(d.guardrails or {}).get("config") or Guardrails().to_dict(),
-                "rollout": dict(dict(d.guardrails or {}).get("rollout") or {}),
+                "guardrails": config.to_dict(), "rollout": rollout,
                 "guard": self._readings(model) or {}, "stats": self._stats(model)["versions"]}
 
 
@@ -120,6 +120,6 @@ def _weight(weight: float) -> None:
 
 
 def _with_rollout(d: Any, **changes: Any) -> dict[str, Any]:
-    doc = {k: v for k, v in dict(d.guardrails or {}).items()}
-    doc["rollout"] = {**dict(doc.get("rollout") or {}), **changes}
-    return doc
+    """The deployment's guardrails document with its rollout state updated."""
+    _, rollout = rollout_of(d)
+    return {**dict(d.guardrails or {}), "rollout": {**rollout, **changes}}

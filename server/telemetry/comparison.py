@@ -22,7 +22,9 @@ DELTA_SCALE = 1e6  # |shadow - primary| is kept in a latency-style histogram in 
 
 
 def grid_counts(scores: np.ndarray) -> np.ndarray:
-    """Counts of a batch's finite scores on the shared grid (values outside [0, 1] land in the end bins)."""
+    """Counts of a batch's finite scores on the shared grid (values outside [0, 1] land in the end bins).
+    The definition, in numpy: serving counts the same inside the drift kernel's pass (drift.py), and the
+    tests hold the two equal."""
     s = np.asarray(scores, dtype=np.float64)
     s = s[np.isfinite(s)]
     idx = np.clip((s * GRID).astype(np.int64), 0, GRID - 1)
