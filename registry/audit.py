@@ -55,6 +55,17 @@ def verify_ledger(registry: Registry, anchor: tuple[int, str] | None = None) -> 
     return registry.store.read(fn)
 
 
+def recover_journals(home: Path) -> list[str]:
+    """Chain what dead gateways left in their decision journals (registry/chainer.py), before reading
+    chains: a gateway and its chainer both killed leave journaled records the chain does not hold yet.
+    Returns one line per journal recovered or problem found; journals of running gateways are left alone."""
+    from registry.chainer import recover_orphans
+
+    lines: list[str] = []
+    recover_orphans(Path(home), lines.append)
+    return lines
+
+
 def decision_logs(home: Path) -> list[Path]:
     return sorted(Path(home).glob("decisions*.db"), key=lambda p: p.stem)
 

@@ -11,6 +11,10 @@ it returns, the batch is in the WAL, handed to the OS: a killed process loses no
 `synchronous="NORMAL"` (default here) a power loss or kernel crash can lose the last few acknowledged
 batches (the chain stays valid up to its last complete entry); `"FULL"` fsyncs every commit and loses
 none, at roughly one fsync per batch.
+
+The gateway does not call this itself: it journals records (registry/journal.py) and a chainer process
+(registry/chainer.py) appends them with `append_rows(..., position=)`, which records how far that journal
+has been chained in the same transaction, so a crash at any point neither loses nor repeats a record.
 """
 
 from __future__ import annotations
@@ -66,22 +70,28 @@ def _float(v: float) -> str:
     return float.__repr__(v)
 
 
-def _output(r: DecisionRecord) -> float | None:
-    if r.output is None:
+def _output(request_id: str, output: Any) -> float | None:
+    if output is None:
         return None
-    out = float(r.output)
+    out = float(output)
     if not math.isfinite(out):
-        raise InvalidInput(f"decision record {r.request_id!r}: output must be a finite float or None, got {out!r}")
+        raise InvalidInput(f"decision record {request_id!r}: output must be a finite float or None, got {out!r}")
     return out
 
 
-def chain_rows(records: Sequence[DecisionRecord], seq: int, prev: str) -> list[tuple[Any, ...]]:
-    """Number and hash a batch after (seq, prev): the tight loop, one dict + one sha256 per record."""
+def as_row(r: DecisionRecord) -> tuple[Any, ...]:
+    """A record's fields in DecisionRecord order (what `append_rows` takes)."""
+    return (r.time, r.request_id, r.caller, r.model, r.version, r.digest, r.route, r.input_digest, r.output,
+            r.decision, r.status, r.latency_us)
+
+
+def chain_rows(records: Sequence[Sequence[Any]], seq: int, prev: str) -> list[tuple[Any, ...]]:
+    """Number and hash a batch (rows in DecisionRecord field order) after (seq, prev): one sha256 each."""
     rows: list[tuple[Any, ...]] = []
-    for r in records:
+    for time, rid, caller, model, version, digest, route, idg, output, decision, status, lat in records:
         seq += 1
-        row = (seq, r.time, r.request_id, r.caller, r.model, int(r.version), r.digest, r.route,
-               r.input_digest, _output(r), r.decision, r.status, int(r.latency_us), prev)
+        row = (seq, time, rid, caller, model, int(version), digest, route, idg, _output(rid, output), decision,
+               status, int(lat), prev)
         prev = sha256(_canonical(row).encode()).hexdigest()
         rows.append(row + (prev,))
     return rows
@@ -101,18 +111,37 @@ class DecisionLog:
 
     def append_batch(self, records: Sequence[DecisionRecord]) -> int:
         """Chain and commit the batch in one transaction; return the last sequence number (0 if empty)."""
-        if not records:
+        return self.append_rows([as_row(r) for r in records])
+
+    def append_rows(self, records: Sequence[Sequence[Any]], position: tuple[str, int, int] | None = None) -> int:
+        """`append_batch` for rows in DecisionRecord field order; with position = (journal id, segment,
+        offset), also records how far that journal is chained, in the same transaction."""
+        if not records and position is None:
             return self.head().seq
 
         def write(tx: Tx) -> int:
             seq, prev = read_head(tx, "decisions")
-            rows = chain_rows(records, seq, prev)
-            tx.executemany(_INSERT, rows)
-            last = rows[-1]
-            tx.execute("UPDATE decisions_head SET seq = ?, hash = ? WHERE id = 1", (last[0], last[-1]))
-            return int(last[0])
+            if records:
+                rows = chain_rows(records, seq, prev)
+                tx.executemany(_INSERT, rows)
+                seq, prev = int(rows[-1][0]), rows[-1][-1]
+                tx.execute("UPDATE decisions_head SET seq = ?, hash = ? WHERE id = 1", (seq, prev))
+            if position is not None:
+                tx.execute("INSERT OR REPLACE INTO journal_positions (journal, segment, offset) VALUES (?, ?, ?)",
+                           position)
+            return seq
 
         return self._store.write(write)
+
+    def journal_position(self, journal: str) -> tuple[int, int] | None:
+        """(segment, offset) up to which `journal` is chained, or None if nothing of it is."""
+        row = self._store.read(lambda tx: tx.one("SELECT segment, offset FROM journal_positions WHERE journal = ?",
+                                                 (journal,)))
+        return (int(row[0]), int(row[1])) if row else None
+
+    def forget_journal(self, journal: str) -> None:
+        """Drop a removed journal's position row (after the journal itself is gone)."""
+        self._store.write(lambda tx: tx.execute("DELETE FROM journal_positions WHERE journal = ?", (journal,)))
 
     def head(self) -> ChainHead:
         seq, h = self._store.read(lambda tx: read_head(tx, "decisions"))

@@ -52,7 +52,12 @@ REGISTRY_MIGRATIONS: tuple[Migration, ...] = (
     # 2: the lifecycle ledger and its head row
     chain_tables("ledger", LEDGER_COLUMNS) + ("CREATE INDEX ledger_model ON ledger (model, seq)",),
 )
-DECISION_MIGRATIONS: tuple[Migration, ...] = (chain_tables("decisions", DECISION_COLUMNS),)
+DECISION_MIGRATIONS: tuple[Migration, ...] = (
+    chain_tables("decisions", DECISION_COLUMNS),
+    # 2: how far each decision journal has been chained (updated in the same transaction as its rows)
+    ("CREATE TABLE journal_positions (journal TEXT PRIMARY KEY, segment INTEGER NOT NULL, "
+     "offset INTEGER NOT NULL)",),
+)
 
 
 def current_version(tx: Tx) -> int:

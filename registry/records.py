@@ -31,10 +31,15 @@ _SECOND: tuple[int, str] = (-1, "")  # (epoch second, its "YYYY-MM-DDTHH:MM:SS")
 
 
 def utc_now() -> str:
-    """UTC ISO-8601 with microseconds: fixed width, so string order is time order. The gateway stamps every
-    decision record with it, so the date part is formatted once per second (4x cheaper than datetime)."""
+    """UTC ISO-8601 with microseconds: fixed width, so string order is time order."""
+    return format_utc_ns(time.time_ns())
+
+
+def format_utc_ns(ns: int) -> str:
+    """`utc_now`'s form of a time.time_ns() value. The decision chainer formats thousands of these a second,
+    so the date part is formatted once per second (4x cheaper than datetime)."""
     global _SECOND
-    second, micro = divmod(time.time_ns() // 1000, 1_000_000)
+    second, micro = divmod(ns // 1000, 1_000_000)
     cached = _SECOND
     if cached[0] != second:
         cached = _SECOND = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))

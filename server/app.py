@@ -130,8 +130,7 @@ class Gateway:
         out["rollouts"] = {m: g for m, g in sorted(guard.items()) if not model or m == model}
         if self.recorder is not None:
             r = self.recorder
-            out["decision_log"] = {"written": r.written, "groups": r.groups, "dropped": r.dropped,
-                                   "sampled_out": r.sampled_out, "failed": r.failed}
+            out["decision_log"] = r.stats()
         return out
 
     def _drift_report(self, model: str, window: str) -> dict[str, Any]:
@@ -156,7 +155,7 @@ class Gateway:
         admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(auth, self._stats, self._drift_report, rollouts),
                                                    server)
         from server.rpc.feedback import register_feedback  # outcomes (issue 8): RecordOutcomes on the admin port
-        feedback = register_feedback(server, auth, self.home)
+        feedback = register_feedback(server, auth, self.home, self.recorder.caught_up if self.recorder else None)
         reflection.enable_server_reflection([admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name, feedback,
                                              reflection.SERVICE_NAME], server)
         self.admin_port = server.add_insecure_port(f"{cfg.admin_host}:{cfg.admin_port}")
@@ -211,12 +210,11 @@ class Gateway:
         rc = self.config.recorder_config()
         if rc.rate() <= 0.0:
             return
-        from registry.decisions import DecisionLog
         from server.telemetry.recorder import DecisionRecorder, load_or_create_key
 
         key, key_id = load_or_create_key(self.home)
-        self.recorder = DecisionRecorder(lambda sync: DecisionLog.in_home(self.home, self.worker, sync), rc, key,
-                                         key_id, loop)
+        chain = f"decisions-{self.worker}" if self.worker else "decisions"
+        self.recorder = DecisionRecorder(self.home, chain, rc, key, key_id, loop)
         self.recorder.start()
         self.core._recorder = self.recorder
 

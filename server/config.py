@@ -73,7 +73,7 @@ class ServeConfig:
                f"{self.drift_warn}/{self.drift_alert}", "0 < warn < alert")
         _check(self.decision_on_full in ("fail", "sample"), "decision_on_full", self.decision_on_full, "fail or sample")
         self.recorder_config().rate()
-        self.recorder_config().synchronous()
+        self.recorder_config().durability()
         _check(self.executor_threads * self.intra_op_threads <= cores, "executor_threads x intra_op_threads",
                self.executor_threads * self.intra_op_threads, f"<= {cores} cores (oversubscription slows every request)")
         _check(bool(self.tls_cert) == bool(self.tls_key), "tls_cert/tls_key", f"{self.tls_cert!r}/{self.tls_key!r}",

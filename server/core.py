@@ -3,14 +3,12 @@ and lock-free: it reads one immutable routing-table snapshot per request; the co
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Callable
 
 import numpy as np
 
 from compiler.errors import NotFound, PreconditionFailed, ScoregateError
-from registry.records import DecisionRecord, utc_now
 from server.errors import DeadlineExceeded, Overloaded, Unavailable, status_name
 from server.routing.router import CANARY, decide
 from server.routing.table import ModelRoutes, RoutingTable
@@ -104,8 +102,13 @@ class ScoringCore:
             m.observe(route, "infer", int(served.infer_s * _US))
             m.observe(route, "total", total_us)
             m.count(route, "OK")
-        if self._recorder is not None:
-            await self._record(call, runner, route, scores, decisions, "OK", total_us)
+        recorder = self._recorder
+        if recorder is not None:  # inline, not via _record: this runs once per request
+            k = runner.key
+            future = recorder.record(call.request_id, call.caller, call.model, k.version, k.digest, route, call.x,
+                                     scores, decisions, "OK", total_us)
+            if future is not None:
+                await future
         return ScoreResult(
             request_id=call.request_id, model=runner.key.model, version=runner.key.version, route=route,
             digest=runner.key.digest, scores=scores, decisions=decisions, threshold=runner.threshold,
@@ -113,29 +116,10 @@ class ScoringCore:
 
     async def _record(self, call: ScoreCall, runner: ModelRunner | None, route: str, scores: np.ndarray | None,
                       decisions: np.ndarray | None, status: str, latency_us: int) -> None:
-        """Decision records, awaited before the reply: one per row (a batch call's rows are `<request id>/<row>`)."""
-        recorder = self._recorder
-        if not recorder.keep(call.request_id):  # type: ignore[union-attr]
-            return
-        x = call.x
-        rows = x.shape[0] if x is not None and x.ndim == 2 and x.size else 0
+        """Decision records, journaled before the reply (see DecisionRecorder.record)."""
         version, digest = (runner.key.version, runner.key.digest) if runner else (0, "")
-        now = utc_now()
-        if rows <= 1:  # the common case, built directly: this runs once per request on the event loop
-            output = float(scores[0]) if scores is not None and np.isfinite(scores[0]) else None
-            decision = ("positive" if decisions[0] else "negative") if decisions is not None else None
-            records = [DecisionRecord(now, call.request_id, call.caller, call.model, version, digest, route,
-                                      recorder.digest(x[0]) if rows else "", output, decision, status,  # type: ignore[union-attr]
-                                      latency_us)]
-        else:
-            outputs = [s if math.isfinite(s) else None for s in scores.tolist()] if scores is not None else None
-            records = [DecisionRecord(
-                now, f"{call.request_id}/{i}", call.caller, call.model, version, digest, route,
-                recorder.digest(x[i]),  # type: ignore[union-attr]
-                outputs[i] if outputs is not None else None,
-                ("positive" if decisions[i] else "negative") if decisions is not None else None, status, latency_us)
-                for i in range(rows)]
-        future = recorder.submit_many(records)  # type: ignore[union-attr]
+        future = self._recorder.record(call.request_id, call.caller, call.model, version, digest,  # type: ignore[union-attr]
+                                       route, call.x, scores, decisions, status, latency_us)
         if future is not None:
             await future
 

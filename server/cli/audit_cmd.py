@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from registry.audit import ChainBroken, heads, ledger_entries, load_anchors, verify_all
+from registry.audit import ChainBroken, heads, ledger_entries, load_anchors, recover_journals, verify_all
 from registry.service import Registry
 from server.cli.context import CliContext, emit_json, emit_table, pass_cli
 
@@ -24,8 +24,12 @@ def audit_group() -> None:
 @json_option
 @pass_cli
 def verify(cli: CliContext, anchor: Path | None, as_json: bool) -> None:
-    """Recompute every chain; print OK with counts, or the first bad entry. Exit 1 on any failure."""
+    """Recompute every chain; print OK with counts, or the first bad entry. Exit 1 on any failure.
+
+    First chains any decision journal a killed gateway left behind (its records were replied to)."""
     anchors = load_anchors(anchor) if anchor else None
+    for line in recover_journals(cli.home):
+        click.echo(line.replace("recovered ", "RECOVERED journal records: ", 1), err=True)
     reg = Registry(cli.home)
     try:
         reports = verify_all(reg, anchors)

@@ -14,7 +14,7 @@ import asyncio
 import threading
 from datetime import timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import grpc
 
@@ -58,8 +58,9 @@ def _error(p: Problem) -> feedback_pb2.OutcomeError:
 
 
 class FeedbackServicer(feedback_pb2_grpc.FeedbackServicer):
-    def __init__(self, auth: AdminAuth, home: Path) -> None:
+    def __init__(self, auth: AdminAuth, home: Path, settle: Callable[[], Awaitable[Any]] | None = None) -> None:
         self._auth = auth
+        self._settle = settle  # waits until this gateway's recent decisions are in the chain (or None)
         self._home = Path(home)
         self._store: OutcomeStore | None = None
         self._lock = threading.Lock()
@@ -79,6 +80,8 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServicer):
             self._auth.check(context)
             items = items_of(request)
             source = check_source(request.source) if request.source else f"rpc:{actor_of(context)}"
+            if self._settle is not None:
+                await self._settle()  # an outcome may follow its decision by milliseconds (the demo does)
             report = await asyncio.get_running_loop().run_in_executor(
                 None, self._record, items, source, request.all_or_nothing)
             return feedback_pb2.RecordOutcomesReply(accepted=report.accepted, duplicates=report.duplicates,
@@ -93,7 +96,8 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServicer):
                 self._store = None
 
 
-def register_feedback(server: grpc.aio.Server, auth: AdminAuth, home: Path) -> str:
+def register_feedback(server: grpc.aio.Server, auth: AdminAuth, home: Path,
+                      settle: Callable[[], Awaitable[Any]] | None = None) -> str:
     """Add the Feedback service to the admin server; return its full name (for the reflection list)."""
-    feedback_pb2_grpc.add_FeedbackServicer_to_server(FeedbackServicer(auth, home), server)
+    feedback_pb2_grpc.add_FeedbackServicer_to_server(FeedbackServicer(auth, home, settle), server)
     return SERVICE_NAME

@@ -1,13 +1,21 @@
-"""Decision records: one per scored request, written to the registry's hash-chained decision log by
-group commit on a background thread, and acknowledged before the reply is sent.
+"""Decision records: one per scored request, handed to the operating system before the reply is sent, and
+hash-chained into the registry's decision log by a separate process.
 
-The request path calls `submit` (O(1): append under a short lock) and awaits the *group's* future; the
-writer thread takes everything pending, writes it with ONE `append_batch` (one transaction), then resolves
-the group with one `call_soon_threadsafe`. So a reply leaves only after its record was handed to the
-operating system: killing the gateway (even SIGKILL) never loses the record of a decision whose reply was
-sent. What power loss can cost depends on `fsync`:
-  - "group" (SQLite synchronous=FULL): every group is fsynced before its replies are released: nothing.
-  - "interval:S" (synchronous=NORMAL + a checkpoint every S seconds): up to the last S seconds of records.
+The request path calls `add`, which copies the request's records (one marshal frame) into the journal's
+shared memory mapping (registry/journal.py): no system call, no lock, no thread hop, no wait. A store into a
+shared file mapping is in the kernel's page cache when it returns, so a reply leaves only after its record
+was handed to the OS: killing the gateway (even SIGKILL) never loses the record of a decision whose reply
+was sent. The chainer process (registry/chainer.py) reads the journal and appends the records to
+`<home>/<chain>.db` by group commit (one transaction per read, about every 200 ms), off this interpreter, so
+its sha256 and SQLite work never takes the GIL from the event loop. If the gateway dies, the chainer still
+finishes the journal; if both die, the next start (or `scoregate audit verify`) chains what it holds.
+
+What power loss can cost depends on `fsync`:
+  - "group": replies wait for an msync of the journal that began after their records were copied (one
+    per round of the sync thread, covering every request that arrived meanwhile): nothing.
+  - "interval:S": the chainer fsyncs the journal and checkpoints the chain every S seconds: up to the last S
+    seconds of records.
+The queue bound is on records journaled but not yet chained: past `queue_max`, `on_full` applies.
 Raw feature values are never stored: the input digest is HMAC-SHA256(key, row bytes), keyed and named by
 key id, so equal inputs can be matched by whoever holds the key, and nobody else learns the values.
 """
@@ -18,16 +26,22 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import math
 import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import IO, Any
 
 import numpy as np
 
 from compiler.errors import InvalidInput
+from registry.decisions import as_row
+from registry.journal import JournalWriter, encode
 from registry.records import DecisionRecord
 from server.errors import Unavailable
 
@@ -40,8 +54,10 @@ MIN_KEY_BYTES = 16
 @dataclass(frozen=True)
 class RecorderConfig:
     mode: str = "all"  # "all" | "sample:RATE" (deterministic by request id) | "off"
-    queue_max: int = 65_536  # records waiting; beyond it `on_full` applies
-    max_group: int = 4_096  # records per write
+    # Records journaled but not yet chained; beyond it `on_full` applies. They are safe on disk (about 200
+    # bytes each), so the bound is about how far the chain may lag, not memory: ~5 minutes at 3,000 rps.
+    queue_max: int = 1_000_000
+    max_group: int = 4_096  # records per chain transaction at most
     fsync: str = "interval:1"  # "group" | "interval:SECONDS"
     on_full: str = "fail"  # "fail": UNAVAILABLE rather than answer unrecorded | "sample": drop and count
 
@@ -59,16 +75,17 @@ class RecorderConfig:
                 return r
         raise InvalidInput(f"decision_log = {self.mode!r} is invalid; expected all, off or sample:RATE with 0 < RATE <= 1")
 
-    def synchronous(self) -> tuple[str, float]:
+    def durability(self) -> tuple[bool, float]:
+        """(fsync every group before its replies, seconds between the chainer's fsync + checkpoint)."""
         if self.fsync == "group":
-            return "FULL", 0.0
+            return True, 1.0
         if self.fsync.startswith("interval:"):
             try:
                 seconds = float(self.fsync.split(":", 1)[1])
             except ValueError:
                 seconds = 0.0
             if 0.0 < seconds < float("inf"):  # 0 would mean "never checkpoint": unbounded power-loss exposure
-                return "NORMAL", seconds
+                return False, seconds
         raise InvalidInput(f"decision_fsync = {self.fsync!r} is invalid; expected group or interval:SECONDS")
 
 
@@ -131,148 +148,289 @@ class _GroupFuture(asyncio.Future):
 
 
 class DecisionRecorder:
-    def __init__(self, log_factory: Callable[[str], Any], config: RecorderConfig, key: bytes, key_id: str,
+    """The gateway's side of the decision log: journal writes on the event loop, the chainer process, counts."""
+
+    def __init__(self, home: Path, chain: str, config: RecorderConfig, key: bytes, key_id: str,
                  loop: asyncio.AbstractEventLoop) -> None:
-        self._factory = log_factory
+        self._home, self._chain = Path(home), chain
         self._config = config
         self._rate = config.rate()
-        self._sync, self._interval = config.synchronous()
+        self._durable, self._interval = config.durability()
         self._key, self._key_id = key, key_id
         self._loop = loop
-        self._lock = threading.Lock()
-        self._pending: list[DecisionRecord] = []
-        self._future: asyncio.Future | None = None
-        self._wake = threading.Event()
+        self._journal: JournalWriter | None = None
+        self._syncer: _GroupSync | None = None
+        self._chainer: _ChainerProcess | None = None
         self._stop = False
-        self._broken: str | None = None  # why the writer cannot write (set once, by the writer thread)
-        self._thread: threading.Thread | None = None
-        self.written = self.groups = self.dropped = self.sampled_out = self.failed = 0
+        self.journaled = self.frames = self.dropped = self.sampled_out = self.failed = 0
+
+    # counts the chainer reports
+    @property
+    def written(self) -> int:
+        return self._chainer.chained if self._chainer else 0
+
+    @property
+    def groups(self) -> int:
+        return self._chainer.groups if self._chainer else 0
+
+    @property
+    def backlog(self) -> int:
+        return self.journaled - self.written
+
+    def stats(self) -> dict[str, int]:
+        c = self._chainer
+        return {"journaled": self.journaled, "journal_writes": self.frames, "written": self.written,
+                "groups": self.groups, "backlog": self.backlog, "dropped": self.dropped,
+                "sampled_out": self.sampled_out, "failed": self.failed,
+                "recovered": c.recovered if c else 0, "chainer_errors": c.errors if c else 0,
+                "chainer_restarts": c.restarts if c else 0}
 
     def digest(self, row: np.ndarray) -> str:
-        if row.dtype != _F8 or not row.flags.c_contiguous:
-            row = np.ascontiguousarray(row, dtype=_F8)
-        return f"{self._key_id}:{hmac.digest(self._key, row.tobytes(), 'sha256').hex()}"  # one-shot C HMAC
+        """The input digest of one row: HMAC-SHA256(key, little-endian float64 bytes), named by key id."""
+        return self._hmac(np.asarray(row))
+
+    def record(self, request_id: str, caller: str, model: str, version: int, digest: str, route: str,
+               x: np.ndarray | None, scores: np.ndarray | None, decisions: np.ndarray | None, status: str,
+               latency_us: int) -> asyncio.Future | None:
+        """One request's records (one per row; a batch call's rows are `<request id>/<row>`), journaled now.
+        Returns what `add` returns. Written for the single-row case: once per request on the event loop."""
+        if self._rate < 1.0 and not self.keep(request_id):
+            return None
+        n = x.shape[0] if x is not None and x.ndim == 2 and x.size else 0
+        now = time.time_ns()
+        if n <= 1:
+            output = scores.item(0) if scores is not None else None
+            rows = [(now, request_id, caller, model, version, digest, route,
+                     self._hmac(x) if n else "",
+                     output if output is not None and math.isfinite(output) else None,
+                     ("positive" if decisions.item(0) else "negative") if decisions is not None else None,
+                     status, latency_us)]
+        else:
+            outputs = [s if math.isfinite(s) else None for s in scores.tolist()] if scores is not None else None
+            flags = decisions.tolist() if decisions is not None else None
+            xs = x if x.dtype == _F8 else x.astype(_F8)  # type: ignore[union-attr]
+            rows = [(now, f"{request_id}/{i}", caller, model, version, digest, route, self._hmac(xs[i]),
+                     outputs[i] if outputs is not None else None,
+                     ("positive" if flags[i] else "negative") if flags is not None else None, status, latency_us)
+                    for i in range(n)]
+        return self.add(rows)
+
+    def _hmac(self, x: np.ndarray) -> str:
+        """`digest` of one row given as a row or a (1, n) array: tobytes is C order whatever the layout."""
+        if x.dtype != _F8:
+            x = x.astype(_F8)
+        return f"{self._key_id}:{hmac.digest(self._key, x.tobytes(), 'sha256').hex()}"
 
     def keep(self, request_id: str) -> bool:
-        """Is this request recorded? (Counts the ones sampled out, whichever of submit/keep asks.)"""
+        """Is this request recorded? (Counts the ones sampled out.)"""
         if self._rate > 0.0 and sampled(request_id, self._rate):
             return True
         self.sampled_out += 1
         return False
 
     def start(self) -> None:
-        if self._rate > 0.0:
-            self._thread = threading.Thread(target=self._run, name="scoregate-decisions", daemon=True)
-            self._thread.start()
+        """Open a fresh journal and start its chainer (blocks until the chainer has its lock and its log)."""
+        if self._rate <= 0.0:
+            return
+        self._journal = JournalWriter(self._home, self._chain, durable=self._durable)
+        try:
+            self._chainer = _ChainerProcess(self._home, self._chain, self._journal.path, self._config.max_group,
+                                            self._interval)
+        except BaseException:
+            self._journal.close()
+            shutil.rmtree(self._journal.path, ignore_errors=True)  # never written to
+            self._journal = None
+            raise
+        if self._durable:
+            self._syncer = _GroupSync(self._journal, self._loop)
 
     def submit(self, record: DecisionRecord) -> asyncio.Future | None:
-        """Queue one record (event loop); await the returned future before replying. None: not kept."""
+        """Queue one record (applies `keep`); await the returned future before replying. None: not kept."""
         if not self.keep(record.request_id):
             return None
-        return self.submit_many([record])
+        return self.add([as_row(record)])
 
     def submit_many(self, records: list[DecisionRecord]) -> asyncio.Future | None:
         """Queue one request's records together (all or none); the caller has already applied `keep`."""
+        return self.add([as_row(r) for r in records])
+
+    def add(self, rows: list[tuple[Any, ...]]) -> asyncio.Future | None:
+        """The hot path (event loop only): rows in DecisionRecord field order, time as time.time_ns() (or
+        text). When this returns, the rows are handed to the OS. Returns a future to await before replying
+        only under the "group" fsync policy; None otherwise (and when dropped under on_full=sample)."""
         if self._rate <= 0.0:
             return None
-        if self._stop or self._broken:
-            raise Unavailable(f"the decision log is {'stopping' if self._stop else 'not writable'}; "
+        if self._stop or self._journal is None:
+            raise Unavailable(f"the decision log is {'stopping' if self._stop else 'not started'}; "
                               "the request was not answered unrecorded")
-        with self._lock:
-            if len(self._pending) + len(records) > self._config.queue_max:
-                self.dropped += len(records)
-                if self._config.on_full == "fail":
-                    raise Unavailable("the decision log cannot keep up; the request was not answered unrecorded")
-                return None
-            self._pending.extend(records)
-            if self._future is None:
-                self._future = _GroupFuture(loop=self._loop)
-            future = self._future
-        self._wake.set()
-        return future
+        if self.journaled + len(rows) - self.written > self._config.queue_max:
+            self.dropped += len(rows)
+            if self._config.on_full == "fail":
+                raise Unavailable("the decision log cannot keep up; the request was not answered unrecorded")
+            return None
+        try:
+            self._journal.append(encode(rows))
+        except Exception as exc:  # noqa: BLE001 - a full disk, a failed mapping: this request fails, not the gateway
+            log.error("decision journal write failed for %d records: %s", len(rows), exc)
+            self.failed += len(rows)
+            raise Unavailable("the decision log could not record this decision; the request was not answered") \
+                from None
+        self.journaled += len(rows)
+        self.frames += 1
+        return self._syncer.group() if self._syncer is not None else None
+
+    async def caught_up(self, timeout: float = 5.0) -> bool:
+        """Wait until every record journaled so far is in the chain (nudging the chainer rather than waiting
+        for its next poll); False if that took longer than timeout. For readers of the chain that follow
+        their decisions closely, e.g. outcomes posted right after scoring."""
+        chainer = self._chainer
+        if chainer is None:
+            return True
+        target = self.journaled
+        return await asyncio.get_running_loop().run_in_executor(None, chainer.wait_for, target, timeout)
 
     async def close(self) -> None:
-        """Write everything pending (and fsync) before returning: the graceful-stop flush."""
+        """Graceful stop: fsync the journal, then let the chainer chain all of it and exit."""
         self._stop = True
-        self._wake.set()
-        if self._thread is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+        loop = asyncio.get_running_loop()
+        if self._syncer is not None:
+            await loop.run_in_executor(None, self._syncer.close)
+        if self._journal is not None:
+            journal = self._journal
+            await loop.run_in_executor(None, lambda: (journal.sync(), journal.close()))
+        if self._chainer is not None:
+            await loop.run_in_executor(None, self._chainer.close)
 
-    def _take(self) -> tuple[list[DecisionRecord], asyncio.Future | None]:
-        """The next group to write; an oversized backlog is written in parts, its waiters released by the last."""
-        with self._lock:
-            if len(self._pending) > self._config.max_group:
-                group = self._pending[:self._config.max_group]
-                self._pending = self._pending[self._config.max_group:]
-                return group, None
-            group, future = self._pending, self._future
-            self._pending, self._future = [], None
-            return group, future
+
+class _GroupSync:
+    """The "group" fsync policy: requests wait for one msync covering everything journaled before it began.
+
+    `group()` hands out the future of the next sync; the thread takes it, syncs, resolves it. A row appended
+    before `group()` is called is covered, because the thread takes the future only after that call."""
+
+    def __init__(self, journal: JournalWriter, loop: asyncio.AbstractEventLoop) -> None:
+        self._journal, self._loop = journal, loop
+        self._cond = threading.Condition()
+        self._next: _GroupFuture | None = None
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="scoregate-decision-fsync", daemon=True)
+        self._thread.start()
+
+    def group(self) -> asyncio.Future:
+        with self._cond:
+            future = self._next
+            if future is None:
+                future = self._next = _GroupFuture(loop=self._loop)
+                self._cond.notify()
+            return future
 
     def _run(self) -> None:
-        try:
-            decisions = self._factory(self._sync)
-        except Exception as exc:  # noqa: BLE001 - no log: fail every waiter now rather than let them hang
-            log.error("decision log cannot be opened: %s", exc)
-            self._broken = str(exc)
-            self._fail_pending()
-            return
-        try:
-            self._serve(decisions)
-        finally:
-            self._sync_quietly(decisions)
-            decisions.close()
-            self._fail_pending()  # only non-empty if the loop itself died
-
-    def _serve(self, decisions: Any) -> None:
-        last_sync = time.monotonic()
         while True:
-            self._wake.wait(timeout=self._interval or 1.0)
-            self._wake.clear()
-            self._drain(decisions)
-            if self._interval and (self._stop or time.monotonic() - last_sync >= self._interval):
-                self._sync_quietly(decisions)
-                last_sync = time.monotonic()
-            if self._stop and not self._pending:
+            with self._cond:
+                while self._next is None and not self._stop:
+                    self._cond.wait()
+                future, self._next = self._next, None
+            if future is None:
                 return
-
-    def _drain(self, decisions: Any) -> None:
-        """Write everything pending; a group split into parts fails if any of its parts failed."""
-        carried: BaseException | None = None
-        while True:
-            group, future = self._take()
-            if not group:
-                return
-            carried = self._write(decisions, group) or carried
-            if future is not None:
-                self._loop.call_soon_threadsafe(_resolve, future, carried)
-                carried = None
-
-    def _write(self, decisions: Any, group: list[DecisionRecord]) -> BaseException | None:
-        try:
-            decisions.append_batch(group)
-        except Exception as exc:  # noqa: BLE001 - the group's requests fail; the writer keeps going
-            log.error("decision log write failed for %d records: %s", len(group), exc)
-            self.failed += len(group)
-            return Unavailable("the decision log could not record this decision; the request was not answered")
-        self.written += len(group)
-        self.groups += 1
-        return None
-
-    def _sync_quietly(self, decisions: Any) -> None:
-        try:
-            decisions.checkpoint()
-        except Exception as exc:  # noqa: BLE001 - committed data is already safe from a crash; say so, go on
-            log.error("decision log checkpoint (fsync) failed: %s", exc)
-
-    def _fail_pending(self) -> None:
-        with self._lock:
-            group, future = self._pending, self._future
-            self._pending, self._future = [], None
-        self.failed += len(group)
-        if future is not None:
-            error = Unavailable(f"the decision log is not writable ({self._broken or 'writer stopped'})")
+            error: BaseException | None = None
+            try:
+                self._journal.sync()
+            except (OSError, ValueError) as exc:
+                log.error("decision journal fsync failed: %s", exc)
+                error = Unavailable("the decision log could not be made durable; the request was not answered")
             self._loop.call_soon_threadsafe(_resolve, future, error)
+
+    def close(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        self._thread.join()
+
+
+class _ChainerProcess:
+    """The chainer child (registry/chainer.py) and the thread that reads its reports and restarts it."""
+
+    def __init__(self, home: Path, chain: str, journal: Path, max_group: int, interval: float) -> None:
+        self._argv = [sys.executable, "-m", "registry.chainer", "--home", str(home), "--chain", chain,
+                      "--journal", str(journal), "--max-group", str(max_group), "--interval", str(interval)]
+        self._closing = False
+        self._progress = threading.Condition()
+        self.chained = self.groups = self.recovered = self.errors = self.restarts = 0
+        self._base = (0, 0)  # counts of earlier (restarted) chainers
+        self._proc = self._spawn()
+        self._thread = threading.Thread(target=self._watch, name="scoregate-chainer-watch", daemon=True)
+        self._thread.start()
+
+    def _spawn(self) -> subprocess.Popen:
+        proc = subprocess.Popen(self._argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        first = proc.stdout.readline().strip()  # type: ignore[union-attr]
+        if first != "ready":
+            proc.kill()
+            proc.wait()
+            raise Unavailable(f"the decision chainer did not start: {first.removeprefix('error ') or 'no answer'}")
+        return proc
+
+    def _watch(self) -> None:
+        while True:
+            self._read(self._proc.stdout)  # type: ignore[arg-type]
+            code = self._proc.wait()
+            if self._closing:
+                return
+            self.restarts += 1
+            log.error("decision chainer exited (code %s); restarting it (records are safe in the journal)", code)
+            self._base = (self.chained, self.groups)
+            while not self._closing:
+                try:
+                    self._proc = self._spawn()
+                    break
+                except (Unavailable, OSError) as exc:
+                    log.error("%s; retrying in 1 s", exc)
+                    threading.Event().wait(1.0)
+            else:
+                return
+
+    def _read(self, out: IO[str]) -> None:
+        for line in out:
+            word, _, rest = line.strip().partition(" ")
+            if word == "chained":
+                n, g = rest.split()
+                with self._progress:
+                    self.chained, self.groups = self._base[0] + int(n), self._base[1] + int(g)
+                    self._progress.notify_all()
+            elif word == "recovered":
+                self.recovered += int(rest.split()[0])
+                log.warning("decision chainer: %s", line.strip())
+            elif word == "error":
+                self.errors += 1
+                log.error("decision chainer: %s", rest)
+
+    def wait_for(self, chained: int, timeout: float) -> bool:
+        """Nudge the chainer (a line on its stdin makes it read the journal now) and wait for the count."""
+        if self.chained >= chained:
+            return True
+        try:
+            self._proc.stdin.write("\n")  # type: ignore[union-attr]
+            self._proc.stdin.flush()  # type: ignore[union-attr]
+        except (OSError, ValueError):
+            pass  # restarting or closed: the wait below says whether it caught up anyway
+        with self._progress:
+            return self._progress.wait_for(lambda: self.chained >= chained, timeout)
+
+    def close(self, timeout: float = 300.0) -> None:
+        """Close its stdin (it chains the rest, checkpoints, removes the journal, exits) and wait for it."""
+        self._closing = True
+        proc = self._proc
+        try:
+            proc.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.error("decision chainer still chaining after %.0f s; it goes on in the background, and anything "
+                      "it leaves is chained at the next start or by `scoregate audit verify`", timeout)
+            return
+        self._thread.join(5.0)
 
 
 def _resolve(future: asyncio.Future, error: BaseException | None) -> None:

@@ -136,7 +136,8 @@ def test_decision_files_are_only_read(home: Path, store: OutcomeStore) -> None:
     conn = sqlite3.connect(home / "decisions.db")
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
-    assert names == {"decisions", "decisions_head", "schema_version"}
+    assert names == {"decisions", "decisions_head", "schema_version", "journal_positions",
+                     "sqlite_autoindex_journal_positions_1"}
 
 
 def test_joined_keeps_ok_scored_latest_record_per_request(home: Path, store: OutcomeStore) -> None:

@@ -1,110 +1,87 @@
-"""The recorder when things go wrong: failed writes, cancelled callers, a log that cannot open, stop.
-
-A failed write must fail exactly the requests whose records it held (UNAVAILABLE, never a reply for an
-unrecorded decision) and leave the writer serving later groups. Several of these pinned real defects of
-the first recorder (a cancelled caller cancelling its whole group, a dead writer hanging requests, ...).
+"""The decision recorder when things go wrong: the chainer dies, the log cannot open, the journal cannot be
+written, callers are cancelled, the recorder is closed. Nothing replied is lost; the gateway keeps serving.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import errno
+import os
+import signal
 from pathlib import Path
-from typing import Any, Callable, Coroutine
+from typing import Any
 
 import pytest
 
 from compiler.errors import InvalidInput
-from registry.decisions import DecisionLog
-from registry.records import DecisionRecord, utc_now
+from registry.journal import JournalWriter
 from server.errors import Unavailable
 from server.telemetry.recorder import KEY_FILE, DecisionRecorder, RecorderConfig, load_or_create_key
+from tests.unit.telemetry.test_recorder import rec, request_ids, run, submit
 
 
-def rec(rid: str, output: float | None = 0.5) -> DecisionRecord:
-    return DecisionRecord(utc_now(), rid, "card-auth", "cards", 1, "d" * 64, "champion", "e" * 64, output,
-                          None, "OK", 900)
+def test_a_killed_chainer_is_restarted_and_nothing_is_lost(tmp_path: Path, caplog: Any) -> None:
+    async def body(r: DecisionRecorder) -> None:
+        for i in range(100):
+            r.submit(rec(f"a-{i}"))
+        os.kill(r._chainer._proc.pid, signal.SIGKILL)  # type: ignore[union-attr]
+        for i in range(100):
+            r.submit(rec(f"b-{i}"))  # journaled while no chainer runs
+        for _ in range(100):
+            if r.stats()["chainer_restarts"]:
+                break
+            await asyncio.sleep(0.05)
+        assert r.stats()["chainer_restarts"] == 1
+        assert await r.caught_up(10)
+
+    run(tmp_path, body)
+    assert request_ids(tmp_path) == [f"a-{i}" for i in range(100)] + [f"b-{i}" for i in range(100)]
+    assert "decision chainer exited" in caplog.text
 
 
-class FaultyLog(DecisionLog):
-    """A real DecisionLog whose n-th append_batch calls (1-based) raise, and which can hold the writer."""
-
-    def __init__(self, path: Path, synchronous: str, fail_calls: set[int]) -> None:
-        super().__init__(path, synchronous)
-        self.calls = 0
-        self.fail_calls = fail_calls
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        self.release.set()
-
-    def append_batch(self, records: Any) -> int:
-        self.calls += 1
-        self.entered.set()
-        assert self.release.wait(10)
-        if self.calls in self.fail_calls:
-            raise OSError(f"disk I/O error (injected on write {self.calls})")
-        return super().append_batch(records)
-
-
-def run(home: Path, body: Callable[[DecisionRecorder, FaultyLog], Coroutine[Any, Any, Any]],
-        fail_calls: set[int] = frozenset(), **config: Any) -> None:  # type: ignore[assignment]
-    logs: list[FaultyLog] = []
-
-    def factory(sync: str) -> FaultyLog:
-        logs.append(FaultyLog(home / "decisions.db", sync, set(fail_calls)))
-        return logs[0]
+def test_a_log_that_cannot_open_fails_the_start_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "decisions.db").mkdir()  # a directory where the database file belongs
 
     async def main() -> None:
-        r = DecisionRecorder(factory, RecorderConfig(**config), b"k" * 32, "kid", asyncio.get_running_loop())
-        r.start()
-        try:
-            await r.submit(rec("warm"))  # write 1: the log exists from here on
-            await body(r, logs[0])
-        finally:
-            logs[0].release.set()
-            await r.close()
+        r = DecisionRecorder(tmp_path, "decisions", RecorderConfig(), b"k" * 32, "kid", asyncio.get_running_loop())
+        with pytest.raises(Unavailable, match="decisions.db cannot be opened"):
+            r.start()
+        with pytest.raises(Unavailable, match="not started"):
+            r.submit(rec("a"))
 
     asyncio.run(main())
 
 
-def request_ids(home: Path) -> list[str]:
-    log = DecisionLog.in_home(home)
-    try:
-        assert log.verify().ok
-        return [e["request_id"] for e in log.entries()]
-    finally:
-        log.close()
+def test_a_failed_journal_write_fails_that_request_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         caplog: Any) -> None:
+    """A full disk cannot be made here, so the journal's append raises ENOSPC once (the one stand-in)."""
+    real = JournalWriter.append
+    calls = {"n": 0}
 
+    def append(self: JournalWriter, frame: bytes) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, frame)
 
-def test_a_failed_write_fails_its_waiters_and_the_writer_keeps_serving(tmp_path: Path, caplog: Any) -> None:
-    async def body(r: DecisionRecorder, log: FaultyLog) -> None:
-        with pytest.raises(Unavailable):
-            await r.submit(rec("lost"))  # write 2 fails
-        assert r.failed == 1
-        await asyncio.gather(*(r.submit(rec(f"later-{i}")) for i in range(3)))
-        assert r.written == 4
+    monkeypatch.setattr(JournalWriter, "append", append)
 
-    run(tmp_path, body, fail_calls={2})
-    assert request_ids(tmp_path) == ["warm", "later-0", "later-1", "later-2"]
-    assert "decision log write failed" in caplog.text
-
-
-def test_a_record_the_log_refuses_fails_its_group_only(tmp_path: Path) -> None:
-    """A real refusal from registry/decisions.py (non-finite output): no reply, chain intact, writer alive."""
-
-    async def body(r: DecisionRecorder, log: FaultyLog) -> None:
-        with pytest.raises(Unavailable):
-            await r.submit(rec("nan", float("nan")))
-        await r.submit(rec("after"))
+    async def body(r: DecisionRecorder) -> None:
+        r.submit(rec("first"))
+        with pytest.raises(Unavailable, match="could not record"):
+            r.submit(rec("lost"))
+        r.submit(rec("after"))
+        assert r.failed == 1 and r.journaled == 2
 
     run(tmp_path, body)
-    assert request_ids(tmp_path) == ["warm", "after"]
+    assert request_ids(tmp_path) == ["first", "after"]
+    assert "No space left" in caplog.text
 
 
-def test_cancelling_one_caller_does_not_fail_the_others_in_its_group(tmp_path: Path) -> None:
-    async def body(r: DecisionRecorder, log: FaultyLog) -> None:
+def test_cancelling_one_caller_does_not_fail_the_others_in_its_sync(tmp_path: Path) -> None:
+    async def body(r: DecisionRecorder) -> None:
         async def request(i: int) -> int:
-            await r.submit(rec(f"c-{i}"))
+            await submit(r, rec(f"c-{i}"))
             return i
 
         tasks = [asyncio.create_task(request(i)) for i in range(10)]
@@ -113,50 +90,17 @@ def test_cancelling_one_caller_does_not_fail_the_others_in_its_group(tmp_path: P
         results = await asyncio.gather(*tasks, return_exceptions=True)
         assert results[1:] == list(range(1, 10)), results
 
-    run(tmp_path, body)
-
-
-def test_a_failed_part_of_a_split_backlog_fails_the_group(tmp_path: Path) -> None:
-    async def body(r: DecisionRecorder, log: FaultyLog) -> None:
-        log.entered.clear()
-        log.release.clear()
-        held = r.submit(rec("held"))  # write 2, held
-        assert await asyncio.to_thread(log.entered.wait, 5)
-        backlog = [r.submit(rec(f"q-{i}")) for i in range(10)]  # parts of 4, 4, 2: writes 3, 4, 5
-        log.release.set()
-        await held
-        with pytest.raises(Unavailable):
-            await backlog[0]  # q-0..q-3 were never written
-
-    run(tmp_path, body, fail_calls={3}, max_group=4)
-
-
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_a_log_that_cannot_open_fails_requests_promptly(tmp_path: Path) -> None:
-    def factory(sync: str) -> DecisionLog:
-        raise OSError("cannot open decisions.db")
-
-    async def main() -> None:
-        r = DecisionRecorder(factory, RecorderConfig(), b"k" * 32, "kid", asyncio.get_running_loop())
-        r.start()
-        try:
-            with pytest.raises(Unavailable):
-                await asyncio.wait_for(r.submit(rec("a")), 2)
-        finally:
-            await r.close()
-
-    asyncio.run(main())
+    run(tmp_path, body, fsync="group")
+    assert sorted(request_ids(tmp_path)) == sorted(f"c-{i}" for i in range(10))  # the cancelled one too
 
 
 def test_submit_after_close_is_unavailable(tmp_path: Path) -> None:
     async def main() -> None:
-        r = DecisionRecorder(lambda s: DecisionLog.in_home(tmp_path, None, s), RecorderConfig(), b"k" * 32, "kid",
-                             asyncio.get_running_loop())
+        r = DecisionRecorder(tmp_path, "decisions", RecorderConfig(), b"k" * 32, "kid", asyncio.get_running_loop())
         r.start()
         await r.close()
-        with pytest.raises(Unavailable):
-            future = r.submit(rec("late"))
-            await asyncio.wait_for(future, 1)  # type: ignore[arg-type]
+        with pytest.raises(Unavailable, match="stopping"):
+            r.submit(rec("late"))
 
     asyncio.run(main())
 
@@ -172,4 +116,4 @@ def test_a_truncated_key_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
 @pytest.mark.parametrize("fsync", ["interval:0", "interval:-1"])
 def test_a_non_positive_interval_is_refused(fsync: str) -> None:
     with pytest.raises(InvalidInput):
-        RecorderConfig(fsync=fsync).synchronous()
+        RecorderConfig(fsync=fsync).durability()

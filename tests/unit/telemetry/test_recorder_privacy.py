@@ -27,8 +27,7 @@ MARKERS = (98765.4321, 4242.0424242, -0.000731313)
 
 
 def recorder(home: Path, key: bytes, key_id: str, loop: asyncio.AbstractEventLoop, fsync: str) -> DecisionRecorder:
-    r = DecisionRecorder(lambda s: DecisionLog.in_home(home, None, s), RecorderConfig(fsync=fsync), key, key_id,
-                         loop)
+    r = DecisionRecorder(home, "decisions", RecorderConfig(fsync=fsync), key, key_id, loop)
     r.start()
     return r
 
@@ -54,8 +53,8 @@ def test_env_key_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_digest_is_stable_key_dependent_and_layout_independent() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        a = DecisionRecorder(DecisionLog, RecorderConfig(), b"a" * 32, "kid-a", loop)  # never started: digest only
-        b = DecisionRecorder(DecisionLog, RecorderConfig(), b"b" * 32, "kid-b", loop)
+        a = DecisionRecorder(Path("unused"), "d", RecorderConfig(), b"a" * 32, "kid-a", loop)  # never started
+        b = DecisionRecorder(Path("unused"), "d", RecorderConfig(), b"b" * 32, "kid-b", loop)
         x = np.array([[1.5, MARKERS[0], np.nan], [MARKERS[0], 1.5, np.nan]])
         d = a.digest(x[0])
         expected = hmac.new(b"a" * 32, struct.pack("<3d", *x[0]), hashlib.sha256).hexdigest()
@@ -64,6 +63,7 @@ def test_digest_is_stable_key_dependent_and_layout_independent() -> None:
         assert a.digest(np.asfortranarray(x)[0]) == d  # strided view: same bytes, same digest
         assert a.digest(x[1]) != d  # order matters
         assert b.digest(x[0]).split(":")[1] != expected  # another key: unrelated digest
+        assert a.digest(x[:1]) == d  # a (1, n) request array: the same row bytes
 
     asyncio.run(main())
 
@@ -99,10 +99,12 @@ def test_planted_markers_appear_in_no_file_under_home(tmp_path: Path, monkeypatc
 
     async def main() -> list[tuple[str, bytes]]:
         r = recorder(home, key, key_id, asyncio.get_running_loop(), fsync="interval:60")
-        futures = [r.submit(DecisionRecord(utc_now(), f"req-{i}", "caller", "cards", 1, "d" * 64, "champion",
-                                           r.digest(x[i]), 0.25, "negative", "OK", 700)) for i in range(len(x))]
-        await asyncio.gather(*futures)
-        open_hits = _scan(home)  # while open: the WAL and -shm are there too
+        for i in range(len(x)):  # the gateway's own path: a (1, n) request array per call
+            assert r.record(f"req-{i}", "caller", "cards", 1, "d" * 64, "champion", x[i:i + 1], np.array([0.25]),
+                            np.array([False]), "OK", 700) is None
+        assert await r.caught_up()
+        open_hits = _scan(home)  # while open: the journal, the WAL and -shm are there too
+        assert list(home.glob("journals/*/*/*.seg")), "the journal was not scanned"
         await r.close()
         return open_hits
 
