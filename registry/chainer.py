@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between journal fsync + checkpoint")
     ap.add_argument("--poll", type=float, default=0.2,
                     help="seconds between reads of the journal (longer: bigger groups, less CPU per record)")
-    ap.add_argument("--nice", type=int, default=10, help="priority below the gateway's serving threads")
+    ap.add_argument("--nice", type=int, default=19, help="priority below the gateway's serving threads")
     ap.add_argument("--max-group", type=int, default=4096, help="records per transaction at most")
     args = ap.parse_args(argv)
     os.nice(args.nice)  # bookkeeping yields the CPU to serving; the backlog bound catches a chainer left behind

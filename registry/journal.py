@@ -191,17 +191,25 @@ class JournalWriter:
             self._map, self._number, self.offset = new, self._number + 1, 0
 
     def append(self, frame: bytes) -> None:
-        """Copy one frame (payload, then header) into the segment; rotate when it does not fit."""
+        """Copy one encoded frame (payload, then header) into the segment; rotate when it does not fit."""
+        self.append_payload(memoryview(frame)[_HEADER.size:])
+
+    def append_records(self, records: list[tuple[Any, ...]]) -> None:
+        """`append(encode(records))` without building the frame first: the gateway's once-per-request call."""
+        self.append_payload(marshal.dumps(records))
+
+    def append_payload(self, payload: bytes | memoryview) -> None:
         m = self._map
         assert m is not None, "journal is closed"
-        end = self.offset + len(frame)
+        size = len(payload)
+        start = self.offset
+        end = start + _HEADER.size + size
         if end + _HEADER.size > len(m):  # keep room for the zero header that ends the data
-            self._open_next(len(frame) + _HEADER.size)
-            m, end = self._map, len(frame)
+            self._open_next(end - start + _HEADER.size)
+            m, start, end = self._map, 0, _HEADER.size + size
             assert m is not None
-        start = end - len(frame)
-        m[start + _HEADER.size:end] = memoryview(frame)[_HEADER.size:]
-        m[start:start + _HEADER.size] = frame[:_HEADER.size]
+        m[start + _HEADER.size:end] = payload
+        _HEADER.pack_into(m, start, size, zlib.crc32(payload))  # the header last: a reader sees whole frames
         self.offset = end
 
     def sync(self) -> None:

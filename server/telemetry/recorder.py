@@ -41,7 +41,7 @@ import numpy as np
 
 from compiler.errors import InvalidInput
 from registry.decisions import as_row
-from registry.journal import JournalWriter, encode
+from registry.journal import JournalWriter
 from registry.records import DecisionRecord
 from server.errors import Unavailable
 
@@ -197,11 +197,19 @@ class DecisionRecorder:
         if self._rate < 1.0 and not self.keep(request_id):
             return None
         n = x.shape[0] if x is not None and x.ndim == 2 and x.size else 0
+        if n == 1 and scores is not None and decisions is not None:  # the common case, inline
+            output = scores.item(0)
+            if x.dtype != _F8:  # type: ignore[union-attr]
+                x = x.astype(_F8)  # type: ignore[union-attr]
+            return self.add([(time.time_ns(), request_id, caller, model, version, digest, route,
+                              f"{self._key_id}:{hmac.digest(self._key, x.tobytes(), 'sha256').hex()}",  # type: ignore[union-attr]
+                              output if math.isfinite(output) else None,
+                              "positive" if decisions.item(0) else "negative", status, latency_us)])
         now = time.time_ns()
         if n <= 1:
             output = scores.item(0) if scores is not None else None
             rows = [(now, request_id, caller, model, version, digest, route,
-                     self._hmac(x) if n else "",
+                     self._hmac(x) if n else "",  # type: ignore[arg-type]
                      output if output is not None and math.isfinite(output) else None,
                      ("positive" if decisions.item(0) else "negative") if decisions is not None else None,
                      status, latency_us)]
@@ -258,24 +266,26 @@ class DecisionRecorder:
         """The hot path (event loop only): rows in DecisionRecord field order, time as time.time_ns() (or
         text). When this returns, the rows are handed to the OS. Returns a future to await before replying
         only under the "group" fsync policy; None otherwise (and when dropped under on_full=sample)."""
-        if self._rate <= 0.0:
-            return None
-        if self._stop or self._journal is None:
+        journal = self._journal
+        if journal is None or self._stop:
+            if self._rate <= 0.0:
+                return None
             raise Unavailable(f"the decision log is {'stopping' if self._stop else 'not started'}; "
                               "the request was not answered unrecorded")
-        if self.journaled + len(rows) - self.written > self._config.queue_max:
-            self.dropped += len(rows)
+        n = len(rows)
+        if self.journaled + n - self._chainer.chained > self._config.queue_max:  # type: ignore[union-attr]
+            self.dropped += n
             if self._config.on_full == "fail":
                 raise Unavailable("the decision log cannot keep up; the request was not answered unrecorded")
             return None
         try:
-            self._journal.append(encode(rows))
+            journal.append_records(rows)
         except Exception as exc:  # noqa: BLE001 - a full disk, a failed mapping: this request fails, not the gateway
-            log.error("decision journal write failed for %d records: %s", len(rows), exc)
-            self.failed += len(rows)
+            log.error("decision journal write failed for %d records: %s", n, exc)
+            self.failed += n
             raise Unavailable("the decision log could not record this decision; the request was not answered") \
                 from None
-        self.journaled += len(rows)
+        self.journaled += n
         self.frames += 1
         return self._syncer.group() if self._syncer is not None else None
 

@@ -89,9 +89,12 @@ def test_a_torn_frame_waits_while_the_writer_lives_and_is_reported_once_it_is_go
     log = DecisionLog.in_home(tmp_path)
     chainer = JournalChainer(log, w.path)
     w.append(encode([rec(0)]))
-    frame = bytearray(encode([rec(1)]))
-    frame[-1] ^= 0xFF  # a frame whose payload does not match its CRC (a copy still landing, or torn)
-    w.append(bytes(frame))
+    w.append(encode([rec(1)]))
+    with open(segment_path(w.path, 1), "r+b") as f:  # the same page cache as the writer's mapping
+        f.seek(w.offset - 1)
+        last = f.read(1)[0]
+        f.seek(w.offset - 1)
+        f.write(bytes([last ^ 0xFF]))  # a payload that no longer matches its CRC (still landing, or torn)
     assert chainer.step() == 1 and chainer.problems == []
     w.close()
     assert not writer_alive(w.path)

@@ -55,16 +55,16 @@ def test_a_log_that_cannot_open_fails_the_start_with_the_reason(tmp_path: Path) 
 def test_a_failed_journal_write_fails_that_request_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          caplog: Any) -> None:
     """A full disk cannot be made here, so the journal's append raises ENOSPC once (the one stand-in)."""
-    real = JournalWriter.append
+    real = JournalWriter.append_records
     calls = {"n": 0}
 
-    def append(self: JournalWriter, frame: bytes) -> None:
+    def append(self: JournalWriter, records: list) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise OSError(errno.ENOSPC, "No space left on device")
-        real(self, frame)
+        real(self, records)
 
-    monkeypatch.setattr(JournalWriter, "append", append)
+    monkeypatch.setattr(JournalWriter, "append_records", append)
 
     async def body(r: DecisionRecorder) -> None:
         r.submit(rec("first"))
