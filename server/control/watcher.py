@@ -165,7 +165,7 @@ class RoutingWatcher:
         lane = lanes.get((runner.key, rate))
         if lane is None:
             lane = ShadowLane(runner, rate, self._shadow_executor, self._config.batch.max_queue // 2 or 1,
-                              self._config.batch.max_batch_size)
+                              min(ShadowLane.MAX_BATCH, self._config.batch.max_batch_size))
             lane.start()
             lanes[(runner.key, rate)] = lane
         return lane

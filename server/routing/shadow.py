@@ -35,6 +35,7 @@ def sampled(request_id: str, rate: float) -> bool:
 class ShadowLane:
     LINGER_S = 0.1  # a shadow is never urgent: gather copies into fewer, larger batches
     MAX_DUTY = 0.25  # a shadow computes at most this share of the time; beyond, its queue fills and drops
+    MAX_BATCH = 64  # rows per shadow batch: short bursts, so a slow shadow never holds a core for long
 
     def __init__(self, runner: ModelRunner, sample_rate: float, executor: Executor, capacity: int = 1024,
                  max_batch: int = 256, on_result: Callable[[ModelRunner, np.ndarray, np.ndarray], None] | None = None,
