@@ -139,9 +139,9 @@ def sampled(request_id: str, rate: float) -> bool:
 
 
 class _GroupFuture(asyncio.Future):
-    """One group's outcome, awaited by every request in it. Not cancellable: when one caller is cancelled
-    (client gone, deadline) asyncio cancels the future it awaits, which would fail the whole group; here
-    that caller's cancellation simply takes effect once the group is written."""
+    """One sync's outcome ("group" fsync policy), awaited by every request it covers. Not cancellable: when
+    one caller is cancelled (client gone, deadline) asyncio cancels the future it awaits, which would fail
+    them all; here that caller's cancellation simply takes effect once the sync is done."""
 
     def cancel(self, msg: Any = None) -> bool:
         return False
