@@ -1,0 +1,97 @@
+"""Interleaved A/B of scoregate configurations: several servers (serve flags and environment differ), load
+rounds in turn (the others paused with SIGSTOP), so drift on a shared machine hits every configuration alike.
+Start two or three servers of each kind: on this 2-core VM one server process can run ~10% faster than
+an identical one for its whole life.
+
+    python -m benchmarks.ab --config off='--decision-log off' --config on= [--copies 3] [--rounds 3]
+        [--seconds 3] [--rate 2000]      # --rate: open loop at that rate (compare CPU per request)
+
+Prints per configuration: rps, p99 per round, and CPU per request split into the gateway process (user,
+sys) and its children (the decision chainer). Not part of the suite: a tool for open performance work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _ticks(pid: int) -> tuple[int, int]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])  # utime, stime in clock ticks
+
+
+def main(argv: list[str] | None = None) -> None:
+    from benchmarks import payloads
+    from benchmarks.loadgen import ClientPool, LoadSpec, proc_cpu_seconds
+    from benchmarks.targets import _start, prepare_home, sample_rows
+
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.ab")
+    ap.add_argument("--config", action="append", required=True, help="LABEL=SERVE FLAGS (repeatable)")
+    ap.add_argument("--copies", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--rate", type=float, default=0.0, help="open loop at this rate; 0 = closed loop")
+    args = ap.parse_args(argv)
+    configs = [(c.split("=", 1)[0], shlex.split(c.split("=", 1)[1] if "=" in c else "")) for c in args.config]
+    hz = os.sysconf("SC_CLK_TCK")
+    with tempfile.TemporaryDirectory(prefix="scoregate-ab-") as tmp:
+        base = prepare_home(Path(tmp) / "home")
+        servers = []
+        for copy in range(args.copies):
+            for label, flags in configs:
+                home = Path(tmp) / f"{label}-{copy}"
+                shutil.copytree(base, home)
+                argv_ = [sys.executable, "-m", "server.cli", "--home", str(home), "serve", "--port", "0",
+                         "--admin-port", "0", "--metrics-port", "0", "--log-level", "WARNING", *flags]
+                servers.append((label, _start(label, argv_)))
+        results: dict[str, list[tuple[float, float, float, float, float]]] = {label: [] for label, _ in configs}
+        try:
+            with ClientPool(2) as pool:
+                rows = sample_rows(4096)
+                for _ in range(args.rounds):
+                    for label, target in servers:
+                        for _, other in servers:
+                            for pid in other.pids:
+                                os.kill(pid, signal.SIGCONT if other is target else signal.SIGSTOP)
+                        spec = LoadSpec(target=target.address, method=payloads.METHODS["score"],
+                                        payloads=payloads.build("score", rows, 1, count=64),
+                                        mode="open" if args.rate else "closed", concurrency=args.concurrency,
+                                        rate=args.rate, duration_s=args.seconds, warmup_s=0.5, processes=2,
+                                        rows_per_request=1, timeout_s=5.0)
+                        main_pid, kids = target.pids[0], target.pids[1:]
+                        u0, k0, w0 = _ticks(main_pid), proc_cpu_seconds(kids), time.perf_counter()
+                        out = pool.run(spec, target.pids)
+                        wall = time.perf_counter() - w0
+                        u1, k1 = _ticks(main_pid), proc_cpu_seconds(kids)
+                        n = out.rps * wall
+                        results[label].append((out.rps, out.summary()["p99_us"] / 1000, (u1[0] - u0[0]) / hz / n,
+                                               (u1[1] - u0[1]) / hz / n, (k1 - k0) / n))
+        finally:
+            for _, target in servers:
+                for pid in target.pids:
+                    try:
+                        os.kill(pid, signal.SIGCONT)
+                    except OSError:
+                        pass
+                target.stop()
+    ref = float(np.mean([r[0] for r in results[configs[0][0]]]))
+    for label, rs in results.items():
+        a = np.asarray(rs)
+        print(f"{label:16s} rps {a[:, 0].mean():7.0f} ({a[:, 0].mean() / ref:4.2f}x)  p99 ms "
+              f"{[round(float(x), 1) for x in a[:, 1]]}  CPU per request: gateway user {a[:, 2].mean() * 1e6:4.0f} us, "
+              f"sys {a[:, 3].mean() * 1e6:3.0f} us, children {a[:, 4].mean() * 1e6:3.0f} us")
+
+
+if __name__ == "__main__":  # the client pool spawns processes: this module must not run on import
+    main()
