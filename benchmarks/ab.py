@@ -30,10 +30,40 @@ def _ticks(pid: int) -> tuple[int, int]:
     return int(fields[11]), int(fields[12])  # utime, stime in clock ticks
 
 
-def main(argv: list[str] | None = None) -> None:
+def _rounds(servers: list, labels: list[str], args: argparse.Namespace) -> dict[str, list[tuple[float, ...]]]:
+    """Each round loads every server in turn (the others paused): rps, p99 ms, and CPU seconds per request
+    of the gateway (user, sys) and of its children."""
     from benchmarks import payloads
     from benchmarks.loadgen import ClientPool, LoadSpec, proc_cpu_seconds
-    from benchmarks.targets import _start, prepare_home, sample_rows
+    from benchmarks.targets import sample_rows
+
+    hz = os.sysconf("SC_CLK_TCK")
+    results: dict[str, list[tuple[float, ...]]] = {label: [] for label in labels}
+    with ClientPool(2) as pool:
+        rows = sample_rows(4096)
+        for _ in range(args.rounds):
+            for label, target in servers:
+                for _, other in servers:
+                    for pid in other.pids:
+                        os.kill(pid, signal.SIGCONT if other is target else signal.SIGSTOP)
+                spec = LoadSpec(target=target.address, method=payloads.METHODS["score"],
+                                payloads=payloads.build("score", rows, 1, count=64),
+                                mode="open" if args.rate else "closed", concurrency=args.concurrency,
+                                rate=args.rate, duration_s=args.seconds, warmup_s=0.5, processes=2,
+                                rows_per_request=1, timeout_s=5.0)
+                main_pid, kids = target.pids[0], target.pids[1:]
+                u0, k0, w0 = _ticks(main_pid), proc_cpu_seconds(kids), time.perf_counter()
+                out = pool.run(spec, target.pids)
+                wall = time.perf_counter() - w0
+                u1, k1 = _ticks(main_pid), proc_cpu_seconds(kids)
+                n = out.rps * wall
+                results[label].append((out.rps, out.summary()["p99_us"] / 1000, (u1[0] - u0[0]) / hz / n,
+                                       (u1[1] - u0[1]) / hz / n, (k1 - k0) / n))
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    from benchmarks.targets import _start, prepare_home
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks.ab")
     ap.add_argument("--config", action="append", required=True, help="LABEL=SERVE FLAGS (repeatable)")
@@ -44,7 +74,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rate", type=float, default=0.0, help="open loop at this rate; 0 = closed loop")
     args = ap.parse_args(argv)
     configs = [(c.split("=", 1)[0], shlex.split(c.split("=", 1)[1] if "=" in c else "")) for c in args.config]
-    hz = os.sysconf("SC_CLK_TCK")
     with tempfile.TemporaryDirectory(prefix="scoregate-ab-") as tmp:
         base = prepare_home(Path(tmp) / "home")
         servers = []
@@ -55,28 +84,8 @@ def main(argv: list[str] | None = None) -> None:
                 argv_ = [sys.executable, "-m", "server.cli", "--home", str(home), "serve", "--port", "0",
                          "--admin-port", "0", "--metrics-port", "0", "--log-level", "WARNING", *flags]
                 servers.append((label, _start(label, argv_)))
-        results: dict[str, list[tuple[float, float, float, float, float]]] = {label: [] for label, _ in configs}
         try:
-            with ClientPool(2) as pool:
-                rows = sample_rows(4096)
-                for _ in range(args.rounds):
-                    for label, target in servers:
-                        for _, other in servers:
-                            for pid in other.pids:
-                                os.kill(pid, signal.SIGCONT if other is target else signal.SIGSTOP)
-                        spec = LoadSpec(target=target.address, method=payloads.METHODS["score"],
-                                        payloads=payloads.build("score", rows, 1, count=64),
-                                        mode="open" if args.rate else "closed", concurrency=args.concurrency,
-                                        rate=args.rate, duration_s=args.seconds, warmup_s=0.5, processes=2,
-                                        rows_per_request=1, timeout_s=5.0)
-                        main_pid, kids = target.pids[0], target.pids[1:]
-                        u0, k0, w0 = _ticks(main_pid), proc_cpu_seconds(kids), time.perf_counter()
-                        out = pool.run(spec, target.pids)
-                        wall = time.perf_counter() - w0
-                        u1, k1 = _ticks(main_pid), proc_cpu_seconds(kids)
-                        n = out.rps * wall
-                        results[label].append((out.rps, out.summary()["p99_us"] / 1000, (u1[0] - u0[0]) / hz / n,
-                                               (u1[1] - u0[1]) / hz / n, (k1 - k0) / n))
+            results = _rounds(servers, [label for label, _ in configs], args)
         finally:
             for _, target in servers:
                 for pid in target.pids:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from registry.decisions import DecisionLog
-from registry.journal import CHAINER_LOCK, JOURNALS, journal_root, read_frames, segment_path, segments, try_lock, writer_alive
+from registry.journal import CHAINER_LOCK, JOURNALS, read_frames, segment_path, segments, try_lock, writer_alive
 from registry.records import format_utc_ns
 
 
@@ -138,12 +138,6 @@ def recover_orphans(home: Path, report: Callable[[str], None] = lambda _: None, 
         total += chainer.chained
         report(f"recovered {chainer.chained} {journal.parent.name}/{journal.name}")
     return total
-
-
-def pending(home: Path, chain: str) -> list[str]:
-    """Journals of `chain` still being written (a live gateway): their records are not in the chain yet."""
-    root = journal_root(home, chain)
-    return [j.name for j in sorted(root.iterdir()) if j.is_dir() and writer_alive(j)] if root.is_dir() else []
 
 
 def main(argv: list[str] | None = None) -> int:

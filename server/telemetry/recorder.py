@@ -29,13 +29,11 @@ import logging
 import math
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +42,8 @@ from registry.decisions import as_row
 from registry.journal import JournalWriter
 from registry.records import DecisionRecord
 from server.errors import Unavailable
+from server.telemetry.chainer_process import ChainerProcess
+from server.telemetry.group_sync import GroupSync
 
 log = logging.getLogger("scoregate.decisions")
 KEY_FILE = "decision.key"
@@ -138,15 +138,6 @@ def sampled(request_id: str, rate: float) -> bool:
     return int.from_bytes(h, "big") / float(1 << 64) < rate
 
 
-class _GroupFuture(asyncio.Future):
-    """One sync's outcome ("group" fsync policy), awaited by every request it covers. Not cancellable: when
-    one caller is cancelled (client gone, deadline) asyncio cancels the future it awaits, which would fail
-    them all; here that caller's cancellation simply takes effect once the sync is done."""
-
-    def cancel(self, msg: Any = None) -> bool:
-        return False
-
-
 class DecisionRecorder:
     """The gateway's side of the decision log: journal writes on the event loop, the chainer process, counts."""
 
@@ -159,8 +150,8 @@ class DecisionRecorder:
         self._key, self._key_id = key, key_id
         self._loop = loop
         self._journal: JournalWriter | None = None
-        self._syncer: _GroupSync | None = None
-        self._chainer: _ChainerProcess | None = None
+        self._syncer: GroupSync | None = None
+        self._chainer: ChainerProcess | None = None
         self._stop = False
         self.journaled = self.frames = self.dropped = self.sampled_out = self.failed = 0
 
@@ -242,7 +233,7 @@ class DecisionRecorder:
             return
         self._journal = JournalWriter(self._home, self._chain, durable=self._durable)
         try:
-            self._chainer = _ChainerProcess(self._home, self._chain, self._journal.path, self._config.max_group,
+            self._chainer = ChainerProcess(self._home, self._chain, self._journal.path, self._config.max_group,
                                             self._interval)
         except BaseException:
             self._journal.close()
@@ -250,7 +241,7 @@ class DecisionRecorder:
             self._journal = None
             raise
         if self._durable:
-            self._syncer = _GroupSync(self._journal, self._loop)
+            self._syncer = GroupSync(self._journal, self._loop)
 
     def submit(self, record: DecisionRecord) -> asyncio.Future | None:
         """Queue one record (applies `keep`); await the returned future before replying. None: not kept."""
@@ -310,143 +301,3 @@ class DecisionRecorder:
             await loop.run_in_executor(None, lambda: (journal.sync(), journal.close()))
         if self._chainer is not None:
             await loop.run_in_executor(None, self._chainer.close)
-
-
-class _GroupSync:
-    """The "group" fsync policy: requests wait for one msync covering everything journaled before it began.
-
-    `group()` hands out the future of the next sync; the thread takes it, syncs, resolves it. A row appended
-    before `group()` is called is covered, because the thread takes the future only after that call."""
-
-    def __init__(self, journal: JournalWriter, loop: asyncio.AbstractEventLoop) -> None:
-        self._journal, self._loop = journal, loop
-        self._cond = threading.Condition()
-        self._next: _GroupFuture | None = None
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, name="scoregate-decision-fsync", daemon=True)
-        self._thread.start()
-
-    def group(self) -> asyncio.Future:
-        with self._cond:
-            future = self._next
-            if future is None:
-                future = self._next = _GroupFuture(loop=self._loop)
-                self._cond.notify()
-            return future
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while self._next is None and not self._stop:
-                    self._cond.wait()
-                future, self._next = self._next, None
-            if future is None:
-                return
-            error: BaseException | None = None
-            try:
-                self._journal.sync()
-            except (OSError, ValueError) as exc:
-                log.error("decision journal fsync failed: %s", exc)
-                error = Unavailable("the decision log could not be made durable; the request was not answered")
-            self._loop.call_soon_threadsafe(_resolve, future, error)
-
-    def close(self) -> None:
-        with self._cond:
-            self._stop = True
-            self._cond.notify()
-        self._thread.join()
-
-
-class _ChainerProcess:
-    """The chainer child (registry/chainer.py) and the thread that reads its reports and restarts it."""
-
-    def __init__(self, home: Path, chain: str, journal: Path, max_group: int, interval: float) -> None:
-        self._argv = [sys.executable, "-m", "registry.chainer", "--home", str(home), "--chain", chain,
-                      "--journal", str(journal), "--max-group", str(max_group), "--interval", str(interval)]
-        self._closing = False
-        self._progress = threading.Condition()
-        self.chained = self.groups = self.recovered = self.errors = self.restarts = 0
-        self._base = (0, 0)  # counts of earlier (restarted) chainers
-        self._proc = self._spawn()
-        self._thread = threading.Thread(target=self._watch, name="scoregate-chainer-watch", daemon=True)
-        self._thread.start()
-
-    def _spawn(self) -> subprocess.Popen:
-        proc = subprocess.Popen(self._argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-        first = proc.stdout.readline().strip()  # type: ignore[union-attr]
-        if first != "ready":
-            proc.kill()
-            proc.wait()
-            raise Unavailable(f"the decision chainer did not start: {first.removeprefix('error ') or 'no answer'}")
-        return proc
-
-    def _watch(self) -> None:
-        while True:
-            self._read(self._proc.stdout)  # type: ignore[arg-type]
-            code = self._proc.wait()
-            if self._closing:
-                return
-            self.restarts += 1
-            log.error("decision chainer exited (code %s); restarting it (records are safe in the journal)", code)
-            self._base = (self.chained, self.groups)
-            while not self._closing:
-                try:
-                    self._proc = self._spawn()
-                    break
-                except (Unavailable, OSError) as exc:
-                    log.error("%s; retrying in 1 s", exc)
-                    threading.Event().wait(1.0)
-            else:
-                return
-
-    def _read(self, out: IO[str]) -> None:
-        for line in out:
-            word, _, rest = line.strip().partition(" ")
-            if word == "chained":
-                n, g = rest.split()
-                with self._progress:
-                    self.chained, self.groups = self._base[0] + int(n), self._base[1] + int(g)
-                    self._progress.notify_all()
-            elif word == "recovered":
-                self.recovered += int(rest.split()[0])
-                log.warning("decision chainer: %s", line.strip())
-            elif word == "error":
-                self.errors += 1
-                log.error("decision chainer: %s", rest)
-
-    def wait_for(self, chained: int, timeout: float) -> bool:
-        """Nudge the chainer (a line on its stdin makes it read the journal now) and wait for the count."""
-        if self.chained >= chained:
-            return True
-        try:
-            self._proc.stdin.write("\n")  # type: ignore[union-attr]
-            self._proc.stdin.flush()  # type: ignore[union-attr]
-        except (OSError, ValueError):
-            pass  # restarting or closed: the wait below says whether it caught up anyway
-        with self._progress:
-            return self._progress.wait_for(lambda: self.chained >= chained, timeout)
-
-    def close(self, timeout: float = 300.0) -> None:
-        """Close its stdin (it chains the rest, checkpoints, removes the journal, exits) and wait for it."""
-        self._closing = True
-        proc = self._proc
-        try:
-            proc.stdin.close()  # type: ignore[union-attr]
-        except OSError:
-            pass
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            log.error("decision chainer still chaining after %.0f s; it goes on in the background, and anything "
-                      "it leaves is chained at the next start or by `scoregate audit verify`", timeout)
-            return
-        self._thread.join(5.0)
-
-
-def _resolve(future: asyncio.Future, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry.audit import recover_journals
-from registry.chainer import JournalChainer, pending, recover_orphans
+from registry.chainer import JournalChainer, recover_orphans
 from registry.decisions import DecisionLog
 from registry.journal import JournalWriter, encode, read_frames, segment_path, segments, writer_alive
 
@@ -112,7 +112,7 @@ def test_orphans_are_recovered_into_their_own_chains_and_live_journals_are_left(
     dead.close()  # its process is gone: the writer lock is free
     live = JournalWriter(tmp_path, "decisions-w0-222")
     live.append(encode([rec(99)]))
-    assert pending(tmp_path, "decisions-w0-222") == [live.id] and pending(tmp_path, "decisions-w0-111") == []
+    assert writer_alive(live.path) and not writer_alive(dead.path)
     lines = recover_journals(tmp_path)
     assert lines == [f"recovered 5 decisions-w0-111/{dead.id}"]
     log = DecisionLog.in_home(tmp_path, "w0-111")
