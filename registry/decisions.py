@@ -97,6 +97,11 @@ def chain_rows(records: Sequence[Sequence[Any]], seq: int, prev: str) -> list[tu
     return rows
 
 
+def chain_for(worker: str | None) -> str:
+    """The chain (and file stem) of a worker's decision log: `decisions-<worker>`, or `decisions`."""
+    return f"decisions-{worker}" if worker else "decisions"
+
+
 class DecisionLog:
     """Append-only, hash-chained decision records in one SQLite file."""
 
@@ -107,7 +112,7 @@ class DecisionLog:
     @classmethod
     def in_home(cls, home: Path, name: str | None = None, synchronous: str = "NORMAL") -> DecisionLog:
         """home/decisions.db, or home/decisions-<name>.db for a per-worker chain."""
-        return cls(Path(home) / (f"decisions-{name}.db" if name else "decisions.db"), synchronous)
+        return cls(Path(home) / f"{chain_for(name)}.db", synchronous)
 
     def append_batch(self, records: Sequence[DecisionRecord]) -> int:
         """Chain and commit the batch in one transaction; return the last sequence number (0 if empty)."""

@@ -3,8 +3,9 @@ it replies, so no reply waits for SQLite, the hash chain, or another thread.
 
 Why: building the chain in the gateway (a writer thread doing sha256 + SQLite per group) cost 31-39% of the
 throughput ceiling, mostly from contending for the GIL, even when replies did not wait for it. The loop now
-does one write() per group to an append-only file; a separate process (`registry.chainer`) reads the file
-and builds the chain in `<home>/<chain>.db`, off the gateway's interpreter entirely.
+copies each request's frame into a memory mapping of an append-only file; a separate process
+(`registry.chainer`) reads the file and builds the chain in `<home>/<chain>.db`, off the gateway's
+interpreter entirely.
 
 Layout: `<home>/journals/<chain>/<journal id>/` holds numbered segments (`00000001.seg`, ...), `writer.lock`
 (held by the gateway process appending to it) and `chainer.lock` (held by the process chaining it). A
@@ -12,7 +13,7 @@ journal whose writer lock is free belongs to a process that is gone: whoever ope
 gateway's chainer, or `scoregate audit verify`) chains what it holds, then removes it.
 
 Frame: `<u32 payload length><u32 crc32(payload)><payload>`, payload = marshal.dumps(list of wire records),
-one per group, copied into a memory mapping of the segment (see JournalWriter for why not write()).
+one per request (or batch call), copied into a memory mapping of the segment (see JournalWriter for why not write()).
 Segments are pre-sized and zero-filled, so a zero length ends the data. A frame that is short or fails its
 CRC ends what can be read: while the writer is alive it may still be landing; once the writer is gone it is
 a tear (from a power loss, or a process killed inside the copy: its reply was never sent).

@@ -216,11 +216,11 @@ class Gateway:
         rc = self.config.recorder_config()
         if rc.rate() <= 0.0:
             return
+        from registry.decisions import chain_for
         from server.telemetry.recorder import DecisionRecorder, load_or_create_key
 
         key, key_id = load_or_create_key(self.home)
-        chain = f"decisions-{self.worker}" if self.worker else "decisions"
-        self.recorder = DecisionRecorder(self.home, chain, rc, key, key_id, loop)
+        self.recorder = DecisionRecorder(self.home, chain_for(self.worker), rc, key, key_id, loop)
         self.recorder.start()
         self.core._recorder = self.recorder
 

@@ -103,7 +103,7 @@ class ScoringCore:
             m.observe(route, "total", total_us)
             m.count(route, "OK")
         recorder = self._recorder
-        if recorder is not None:  # inline, not via _record: this runs once per request
+        if recorder is not None:  # journaled before the reply (DecisionRecorder.record)
             k = runner.key
             future = recorder.record(call.request_id, call.caller, call.model, k.version, k.digest, route, call.x,
                                      scores, decisions, "OK", total_us)
@@ -113,15 +113,6 @@ class ScoringCore:
             request_id=call.request_id, model=runner.key.model, version=runner.key.version, route=route,
             digest=runner.key.digest, scores=scores, decisions=decisions, threshold=runner.threshold,
         )
-
-    async def _record(self, call: ScoreCall, runner: ModelRunner | None, route: str, scores: np.ndarray | None,
-                      decisions: np.ndarray | None, status: str, latency_us: int) -> None:
-        """Decision records, journaled before the reply (see DecisionRecorder.record)."""
-        version, digest = (runner.key.version, runner.key.digest) if runner else (0, "")
-        future = self._recorder.record(call.request_id, call.caller, call.model, version, digest,  # type: ignore[union-attr]
-                                       route, call.x, scores, decisions, status, latency_us)
-        if future is not None:
-            await future
 
     async def reject(self, model: str, request_id: str, caller: str, exc: BaseException, t0: float,
                      runner: ModelRunner | None = None, route: str = "", x: np.ndarray | None = None) -> None:
@@ -136,9 +127,11 @@ class ScoringCore:
         if route == CANARY and self.alarm is not None:
             self.alarm()
         if self._recorder is not None:
-            call = ScoreCall(model=model, x=x if x is not None else np.empty((0, 0)), request_id=request_id,
-                             caller=caller)
+            version, digest = (runner.key.version, runner.key.digest) if runner else (0, "")
             try:
-                await self._record(call, runner, route, None, None, status, int((time.perf_counter() - t0) * _US))
+                future = self._recorder.record(request_id, caller, model, version, digest, route, x, None, None,
+                                               status, int((time.perf_counter() - t0) * _US))
+                if future is not None:
+                    await future
             except Unavailable:
                 pass  # the request fails anyway; the failure to record it is counted by the recorder

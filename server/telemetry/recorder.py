@@ -188,14 +188,6 @@ class DecisionRecorder:
         if self._rate < 1.0 and not self.keep(request_id):
             return None
         n = x.shape[0] if x is not None and x.ndim == 2 and x.size else 0
-        if n == 1 and scores is not None and decisions is not None:  # the common case, inline
-            output = scores.item(0)
-            if x.dtype != _F8:  # type: ignore[union-attr]
-                x = x.astype(_F8)  # type: ignore[union-attr]
-            return self.add([(time.time_ns(), request_id, caller, model, version, digest, route,
-                              f"{self._key_id}:{hmac.digest(self._key, x.tobytes(), 'sha256').hex()}",  # type: ignore[union-attr]
-                              output if math.isfinite(output) else None,
-                              "positive" if decisions.item(0) else "negative", status, latency_us)])
         now = time.time_ns()
         if n <= 1:
             output = scores.item(0) if scores is not None else None
