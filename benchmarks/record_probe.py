@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             prof = None
             if args.profile:
-                prof = subprocess.Popen([sys.executable, "-m", "py_spy", "record", "-d", str(int(args.seconds)),
+                prof = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "-d", str(int(args.seconds)),
                                          "-r", "250", "-f", "raw", "-o", args.profile, "--pid",
                                          str(target.process.pid), "--threads", "--gil"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -97,11 +97,8 @@ class ScoringCore:
         total_us = int((time.perf_counter() - t0) * _US)
         m = runner.metrics
         if m is not None:
-            m.observe(route, "queue", int(served.queue_s * _US))
-            m.observe(route, "transform", int(served.transform_s * _US))
-            m.observe(route, "infer", int(served.infer_s * _US))
-            m.observe(route, "total", total_us)
-            m.count(route, "OK")
+            m.served(route, int(served.queue_s * _US), int(served.transform_s * _US), int(served.infer_s * _US),
+                     total_us)
         recorder = self._recorder
         if recorder is not None:  # journaled before the reply (DecisionRecorder.record)
             k = runner.key

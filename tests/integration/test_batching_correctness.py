@@ -43,7 +43,7 @@ def test_unique_inputs_get_their_own_score_and_exact_drift_counts(home, start, r
         for t in threads:
             t.join()
         runner = running.gateway.core.table.models[MODEL].champion.runner
-        counts = runner.metrics.drift_counter.total.copy()
+        counts = runner.metrics.state()["total"]
         requests = running.gateway.telemetry.stats(MODEL)["versions"][0]["requests"]
     finally:
         running.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from compiler.drift import BinnedReference, DriftReference
 from compiler.schema import FeatureSpec, Schema
+from server.telemetry import histogram as hist
 from server.telemetry.metrics import Telemetry
 from server.telemetry.prometheus import registry_for, start_http
 from prometheus_client import generate_latest
@@ -40,8 +42,7 @@ ref = DriftReference((BinnedReference("x", (0.5,), (0.5, 0.5), 0.0, 10),),
 t = Telemetry(run_dir, name)
 m = t.runner(("m", 1, "d" * 64), schema, ref)
 for i in range(n):
-    m.observe("champion", "total", 100 + i)
-    m.count("champion", "OK")
+    m.served("champion", 1, 2, 3, 100 + i)
 m.drift(np.full((n, 1), 0.25), np.full(n, 0.75, dtype=np.float32))
 t.close()
 """
@@ -68,18 +69,18 @@ def test_prometheus_exposition_parses_and_buckets_are_cumulative(tmp_path: Path)
     t = Telemetry(None, "w0")
     m = t.runner(KEY, *_inputs())
     for v in (50, 150, 900, 20_000, 3_000_000):
-        m.observe("canary", "total", v)
-    m.count("canary", "OK", 4)
+        m.served("canary", 1, 2, 3, v)
     m.count("canary", "INVALID_ARGUMENT")
     m.batch(8)
     m.drift(np.array([[0.1], [0.9]]), np.array([0.2, 0.8], dtype=np.float32))
     text = generate_latest(registry_for(t)).decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    buckets = [s for s in families["scoregate_request_duration_seconds"].samples if s.name.endswith("_bucket")]
+    buckets = [s for s in families["scoregate_request_duration_seconds"].samples
+               if s.name.endswith("_bucket") and s.labels["stage"] == "total"]
     values = [s.value for s in buckets]
     assert values == sorted(values) and buckets[-1].labels["le"] == "+Inf" and values[-1] == 5
     counts = {s.labels["code"]: s.value for s in families["scoregate_requests"].samples if s.name.endswith("_total")}
-    assert counts == {"OK": 4.0, "INVALID_ARGUMENT": 1.0}
+    assert counts == {"OK": 5.0, "INVALID_ARGUMENT": 1.0}
     assert any(s.labels["feature"] == "score" for s in families["scoregate_feature_psi"].samples)
     server, port = start_http(t, "127.0.0.1", 0)
     try:
@@ -87,3 +88,46 @@ def test_prometheus_exposition_parses_and_buckets_are_cumulative(tmp_path: Path)
         assert "scoregate_requests_total" in body
     finally:
         server.shutdown()
+
+
+def test_queued_counts_are_exact_under_concurrent_drains() -> None:
+    """Producers on several threads queue while another thread drains and reads: nothing lost or counted twice."""
+    t = Telemetry(None, "w0")
+    m = t.runner(KEY, *_inputs())
+    m.PENDING_MAX = 50  # the request path drains too, racing the reader
+    rng = np.random.default_rng(7)
+    per_thread = [rng.integers(0, 5_000, 3_000) for _ in range(3)]
+    xs = [rng.random((3_000, 1)) for _ in range(3)]
+    stop = threading.Event()
+
+    def produce(k: int) -> None:
+        for i, v in enumerate(per_thread[k].tolist()):
+            m.served("champion" if i % 4 else "canary", 1, 2, 3, v)
+            m.batch(1)
+            m.drift(xs[k][i:i + 1], np.array([0.75], dtype=np.float32))
+
+    def read() -> None:
+        while not stop.is_set():
+            m.state()
+
+    reader = threading.Thread(target=read)
+    producers = [threading.Thread(target=produce, args=(k,)) for k in range(3)]
+    reader.start()
+    for p in producers:
+        p.start()
+    for p in producers:
+        p.join()
+    stop.set()
+    reader.join()
+    st = m.state()
+    values = np.concatenate(per_thread)
+    canary = np.concatenate([v[::4] for v in per_thread])
+    expected = np.bincount(hist.indices(values), minlength=hist.N_BUCKETS)
+    got = st["latency"]["champion|total"] + st["latency"]["canary|total"]
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(st["latency"]["canary|total"], np.bincount(hist.indices(canary), minlength=hist.N_BUCKETS))
+    assert st["status"] == {"champion|OK": 9_000 - len(canary), "canary|OK": len(canary)}
+    assert int(st["batch_rows"].sum()) == 9_000 and int(st["latency"]["canary|queue"].sum()) == len(canary)
+    x = np.concatenate(xs)[:, 0]
+    (_, bins, _, _), (_, sbins, _, _) = m.layout.split(st["total"])
+    assert bins.tolist() == [int((x < 0.5).sum()), int((x >= 0.5).sum())] and sbins.tolist() == [0, 9_000]

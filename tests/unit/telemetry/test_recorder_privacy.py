@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from registry.decisions import DecisionLog
 from registry.records import DecisionRecord, utc_now
-from server.telemetry.recorder import KEY_FILE, DecisionRecorder, RecorderConfig, load_or_create_key
+from server.telemetry.recorder import KEY_FILE, DecisionRecorder, RecorderConfig, RowDigest, load_or_create_key
 
 # unusual values that appear nowhere unless leaked; every needle form is distinctive (":g" of 123456.789 would
 # be "123457", six digits that a timestamp or a hex digest holds by chance now and then)
@@ -66,6 +68,16 @@ def test_digest_is_stable_key_dependent_and_layout_independent() -> None:
         assert a.digest(x[:1]) == d  # a (1, n) request array: the same row bytes
 
     asyncio.run(main())
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.one_of(st.binary(min_size=16, max_size=200), st.sampled_from([b"k" * 64, b"k" * 65, b"\0" * 16])),
+       data=st.binary(max_size=600))
+def test_row_digest_is_hmac_sha256(key: bytes, data: bytes) -> None:
+    """The pre-keyed states give exactly hmac.new's digest: keys shorter, equal to and longer than the block."""
+    assert RowDigest(key, "kid")(data) == "kid:" + hmac.new(key, data, hashlib.sha256).hexdigest()
+    digest = RowDigest(key, "kid")
+    assert digest(data) == digest(data)  # the keyed states are copied, never consumed
 
 
 def _needles() -> list[bytes]:
