@@ -29,9 +29,9 @@ import numpy as np
 _ENV = re.compile(r"^[A-Z_][A-Z0-9_]*=")
 
 
-def _ticks(pid: int) -> tuple[int, int]:
+def _ticks(pid: int) -> tuple[int, int, int]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]), int(fields[12])  # utime, stime in clock ticks
+    return int(fields[11]), int(fields[12]), int(fields[7])  # utime, stime in clock ticks; minor faults
 
 
 def _rounds(servers: list, labels: list[str], args: argparse.Namespace) -> dict[str, list[tuple[float, ...]]]:
@@ -62,7 +62,7 @@ def _rounds(servers: list, labels: list[str], args: argparse.Namespace) -> dict[
                 u1, k1 = _ticks(main_pid), proc_cpu_seconds(kids)
                 n = out.rps * wall
                 results[label].append((out.rps, out.summary()["p99_us"] / 1000, (u1[0] - u0[0]) / hz / n,
-                                       (u1[1] - u0[1]) / hz / n, (k1 - k0) / n))
+                                       (u1[1] - u0[1]) / hz / n, (k1 - k0) / n, (u1[2] - u0[2]) / n))
     return results
 
 
@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> None:
         a = np.asarray(rs)
         print(f"{label:16s} rps {a[:, 0].mean():7.0f} ({a[:, 0].mean() / ref:4.2f}x)  p99 ms "
               f"{[round(float(x), 1) for x in a[:, 1]]}  CPU per request: gateway user {a[:, 2].mean() * 1e6:4.0f} us, "
-              f"sys {a[:, 3].mean() * 1e6:3.0f} us, children {a[:, 4].mean() * 1e6:3.0f} us")
+              f"sys {a[:, 3].mean() * 1e6:3.0f} us, children {a[:, 4].mean() * 1e6:3.0f} us; "
+              f"gateway page faults {a[:, 5].mean():.2f}")
 
 
 if __name__ == "__main__":  # the client pool spawns processes: this module must not run on import

@@ -5,7 +5,17 @@ of its own, so the sha256 and SQLite work never competes with the gateway's even
 
 The gateway starts one per worker and talks to it through pipes: the chainer prints `ready`, then
 `chained <records> <groups>` after each group it commits, `recovered <records> <journal>` for an orphan
-journal it finished, and `error <text>` for a problem it is retrying. End of stdin means the gateway has
+journal it finished, `idle` when it has dropped to the idle scheduling class, and `error <text>` for a
+problem it is retrying.
+
+Priority: chaining is bookkeeping behind a reply that was already made safe by the journal, so by default
+(`--priority idle`) the chainer runs in the idle scheduling class (SCHED_IDLE): it takes only CPU time
+nobody else wants and never preempts the gateway or its callers. At the throughput ceiling a nice-19
+chainer still woke up into the gateway's core every poll, which cost about 5% of throughput and showed in
+p99. If idle time runs out for long, the backlog grows; the gateway then restarts the chainer with
+`--priority normal` (nice 19, SCHED_OTHER: a fair share, so it always catches up), and that chainer
+drops itself back to idle once it has caught up (an unprivileged process can leave SCHED_OTHER for
+SCHED_IDLE, but not come back, hence the restart). End of stdin means the gateway has
 stopped writing (a graceful stop, or the gateway died): the chainer chains the rest, checkpoints, removes
 the journal and exits 0. It ignores SIGINT and SIGTERM, so a Ctrl-C or a service stop that reaches the
 whole process group cannot cut that short.
@@ -28,12 +38,6 @@ from typing import Any, Callable
 
 from registry.decisions import DecisionLog
 from registry.journal import CHAINER_LOCK, JOURNALS, read_frames, segment_path, segments, try_lock, writer_alive
-from registry.records import format_utc_ns
-
-
-def from_wire(records: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Wire records (time as time_ns, or already as text) -> rows in DecisionRecord field order."""
-    return [((format_utc_ns(r[0]) if type(r[0]) is int else r[0]),) + r[1:] for r in records]
 
 
 class JournalChainer:
@@ -69,7 +73,7 @@ class JournalChainer:
         rows: list[tuple[Any, ...]] = []
         end = self.offset
         for end, records in frames:
-            rows += from_wire(records)
+            rows += records  # wire records: DecisionRecord field order, time as time_ns (chain_rows formats it)
             if len(rows) >= self._max_group:
                 self._commit(rows, end)
                 rows = []
@@ -152,8 +156,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds between reads of the journal (longer: bigger groups, less CPU per record)")
     ap.add_argument("--nice", type=int, default=19, help="priority below the gateway's serving threads")
     ap.add_argument("--max-group", type=int, default=4096, help="records per transaction at most")
+    ap.add_argument("--priority", choices=("idle", "normal"), default="idle",
+                    help="idle: SCHED_IDLE from the start; normal: nice only, until caught up (see above)")
     args = ap.parse_args(argv)
     os.nice(args.nice)  # bookkeeping yields the CPU to serving; the backlog bound catches a chainer left behind
+    idle = args.priority == "idle" and _go_idle()
     say = _printer()
     lock = try_lock(args.journal / CHAINER_LOCK)
     if lock is None:
@@ -166,12 +173,21 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     say("ready")
     recover_orphans(args.home, say, skip=args.journal.name)
-    _serve(JournalChainer(log, args.journal, args.max_group), args.interval, args.poll, say)
+    _serve(JournalChainer(log, args.journal, args.max_group), args.interval, args.poll, say, idle)
     log.close()
     return 0
 
 
-def _serve(chainer: JournalChainer, interval: float, poll: float, say: Callable[[str], None]) -> None:
+def _go_idle() -> bool:
+    """Move this (single-threaded) process to SCHED_IDLE; False where that does not exist (not Linux)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        return False
+    return True
+
+
+def _serve(chainer: JournalChainer, interval: float, poll: float, say: Callable[[str], None], idle: bool) -> None:
     stdin = sys.stdin.fileno()
     last_sync, eof, backoff = time.monotonic(), False, poll
     while True:
@@ -182,6 +198,9 @@ def _serve(chainer: JournalChainer, interval: float, poll: float, say: Callable[
                 chainer.finish()
             elif chainer.step():
                 say(f"chained {chainer.chained} {chainer.groups}")
+            elif not idle and _go_idle():  # caught up after an escalation: back to the idle class
+                idle = True
+                say("idle")
             if not eof and time.monotonic() - last_sync >= interval:
                 chainer.sync_journal()
                 chainer.checkpoint()

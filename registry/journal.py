@@ -70,8 +70,11 @@ def segments(journal: Path) -> list[int]:
     return sorted(int(n[:-len(_SUFFIX)]) for n in names if n.endswith(_SUFFIX) and n[:-len(_SUFFIX)].isdigit())
 
 
+dump_payload = marshal.dumps  # records -> payload; the gateway calls append_payload(dump_payload(records))
+
+
 def encode(records: list[tuple[Any, ...]]) -> bytes:
-    payload = marshal.dumps(records)
+    payload = dump_payload(records)
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
@@ -194,10 +197,6 @@ class JournalWriter:
     def append(self, frame: bytes) -> None:
         """Copy one encoded frame (payload, then header) into the segment; rotate when it does not fit."""
         self.append_payload(memoryview(frame)[_HEADER.size:])
-
-    def append_records(self, records: list[tuple[Any, ...]]) -> None:
-        """`append(encode(records))` without building the frame first: the gateway's once-per-request call."""
-        self.append_payload(marshal.dumps(records))
 
     def append_payload(self, payload: bytes | memoryview) -> None:
         m = self._map

@@ -38,7 +38,7 @@ import numpy as np
 
 from compiler.errors import InvalidInput
 from registry.decisions import as_row
-from registry.journal import JournalWriter
+from registry.journal import JournalWriter, dump_payload
 from registry.records import DecisionRecord
 from server.errors import Unavailable
 from server.telemetry.chainer_process import ChainerProcess
@@ -57,6 +57,9 @@ class RecorderConfig:
     # bytes each), so the bound is about how far the chain may lag, not memory: ~5 minutes at 3,000 rps.
     queue_max: int = 1_000_000
     max_group: int = 4_096  # records per chain transaction at most
+    # The chainer runs in the idle scheduling class; past this backlog (~10 s at the ceiling) it is restarted
+    # at normal priority until it catches up (registry/chainer.py). Ignored when not below queue_max.
+    escalate_backlog: int = 30_000
     fsync: str = "interval:1"  # "group" | "interval:SECONDS"
     on_full: str = "fail"  # "fail": UNAVAILABLE rather than answer unrecorded | "sample": drop and count
 
@@ -172,6 +175,8 @@ class DecisionRecorder:
         self._home, self._chain = Path(home), chain
         self._config = config
         self._rate = config.rate()
+        self._queue_max = config.queue_max
+        self._escalate_at = config.escalate_backlog if config.escalate_backlog < config.queue_max else config.queue_max + 1
         self._durable, self._interval = config.durability()
         self._key_id = key_id
         self._digest = RowDigest(key, key_id)
@@ -201,7 +206,7 @@ class DecisionRecorder:
                 "groups": self.groups, "backlog": self.backlog, "dropped": self.dropped,
                 "sampled_out": self.sampled_out, "failed": self.failed,
                 "recovered": c.recovered if c else 0, "chainer_errors": c.errors if c else 0,
-                "chainer_restarts": c.restarts if c else 0}
+                "chainer_restarts": c.restarts if c else 0, "chainer_escalations": c.escalations if c else 0}
 
     def digest(self, row: np.ndarray) -> str:
         """The input digest of one row: HMAC-SHA256(key, little-endian float64 bytes), named by key id."""
@@ -211,27 +216,40 @@ class DecisionRecorder:
                x: np.ndarray | None, scores: np.ndarray | None, decisions: np.ndarray | None, status: str,
                latency_us: int) -> asyncio.Future | None:
         """One request's records (one per row; a batch call's rows are `<request id>/<row>`), journaled now.
-        Returns what `add` returns. Written for the single-row case: once per request on the event loop."""
+        Returns what `add` returns. Once per request on the event loop: the one-row scored case is written
+        out (every attribute lookup and call here costs several times its isolated price on a busy loop)."""
         if self._rate < 1.0 and not self.keep(request_id):
             return None
+        if scores is not None and scores.shape[0] == 1 and x is not None:
+            out = scores.item(0)
+            return self.add([(time.time_ns(), request_id, caller, model, version, digest, route,
+                              self._digest((x if x.dtype == _F8 else x.astype(_F8)).tobytes()),
+                              out if out - out == 0.0 else None,  # NaN or an infinity: no output
+                              ("positive" if decisions.item(0) else "negative") if decisions is not None else None,
+                              status, latency_us)])
+        return self.add(self._rows(request_id, caller, model, version, digest, route, x, scores, decisions, status,
+                                   latency_us))
+
+    def _rows(self, request_id: str, caller: str, model: str, version: int, digest: str, route: str,
+              x: np.ndarray | None, scores: np.ndarray | None, decisions: np.ndarray | None, status: str,
+              latency_us: int) -> list[tuple[Any, ...]]:
+        """`record`'s rows in general: rejections (no scores, maybe no rows) and batch calls."""
         n = x.shape[0] if x is not None and x.ndim == 2 and x.size else 0
         now = time.time_ns()
         if n <= 1:
             output = scores.item(0) if scores is not None else None
-            rows = [(now, request_id, caller, model, version, digest, route,
+            return [(now, request_id, caller, model, version, digest, route,
                      self._hmac(x) if n else "",  # type: ignore[arg-type]
                      output if output is not None and math.isfinite(output) else None,
                      ("positive" if decisions.item(0) else "negative") if decisions is not None else None,
                      status, latency_us)]
-        else:
-            outputs = [s if math.isfinite(s) else None for s in scores.tolist()] if scores is not None else None
-            flags = decisions.tolist() if decisions is not None else None
-            xs = x if x.dtype == _F8 else x.astype(_F8)  # type: ignore[union-attr]
-            rows = [(now, f"{request_id}/{i}", caller, model, version, digest, route, self._hmac(xs[i]),
-                     outputs[i] if outputs is not None else None,
-                     ("positive" if flags[i] else "negative") if flags is not None else None, status, latency_us)
-                    for i in range(n)]
-        return self.add(rows)
+        outputs = [s if math.isfinite(s) else None for s in scores.tolist()] if scores is not None else None
+        flags = decisions.tolist() if decisions is not None else None
+        xs = x if x.dtype == _F8 else x.astype(_F8)  # type: ignore[union-attr]
+        return [(now, f"{request_id}/{i}", caller, model, version, digest, route, self._hmac(xs[i]),
+                 outputs[i] if outputs is not None else None,
+                 ("positive" if flags[i] else "negative") if flags is not None else None, status, latency_us)
+                for i in range(n)]
 
     def _hmac(self, x: np.ndarray) -> str:
         """`digest` of one row given as a row or a (1, n) array: tobytes is C order whatever the layout."""
@@ -281,13 +299,16 @@ class DecisionRecorder:
             raise Unavailable(f"the decision log is {'stopping' if self._stop else 'not started'}; "
                               "the request was not answered unrecorded")
         n = len(rows)
-        if self.journaled + n - self._chainer.chained > self._config.queue_max:  # type: ignore[union-attr]
+        backlog = self.journaled + n - self._chainer.chained  # type: ignore[union-attr]
+        if backlog > self._escalate_at:
+            self._chainer.escalate(f"{backlog} records not yet chained")  # type: ignore[union-attr]
+        if backlog > self._queue_max:
             self.dropped += n
             if self._config.on_full == "fail":
                 raise Unavailable("the decision log cannot keep up; the request was not answered unrecorded")
             return None
         try:
-            journal.append_records(rows)
+            journal.append_payload(dump_payload(rows))
         except Exception as exc:  # noqa: BLE001 - a full disk, a failed mapping: this request fails, not the gateway
             log.error("decision journal write failed for %d records: %s", n, exc)
             self.failed += n
