@@ -13,8 +13,8 @@ Priority: chaining is bookkeeping behind a reply that was already made safe by t
 nobody else wants and never preempts the gateway or its callers. At the throughput ceiling a nice-19
 chainer still woke up into the gateway's core every poll, which cost about 5% of throughput and showed in
 p99. If idle time runs out for long, the backlog grows; the gateway then restarts the chainer with
-`--priority normal` (nice 19, SCHED_OTHER: a fair share, so it always catches up), and that chainer
-drops itself back to idle once it has caught up (an unprivileged process can leave SCHED_OTHER for
+`--priority normal` (nice 19, SCHED_OTHER: a fair share), and that chainer drops itself back to idle
+once it has kept up for CALM_S seconds (an unprivileged process can leave SCHED_OTHER for
 SCHED_IDLE, but not come back, hence the restart). End of stdin means the gateway has
 stopped writing (a graceful stop, or the gateway died): the chainer chains the rest, checkpoints, removes
 the journal and exits 0. It ignores SIGINT and SIGTERM, so a Ctrl-C or a service stop that reaches the
@@ -40,6 +40,10 @@ from registry.decisions import DecisionLog
 from registry.journal import CHAINER_LOCK, JOURNALS, read_frames, segment_path, segments, try_lock, writer_alive
 
 
+STEP_BUDGET_S = 0.25  # longest run of chaining between progress reports, syncs and stdin checks
+CALM_S = 5.0  # an escalated chainer returns to the idle class after keeping up (no step over budget) this long
+
+
 class JournalChainer:
     """Chains one journal into one DecisionLog, from where the log says it stopped."""
 
@@ -50,17 +54,25 @@ class JournalChainer:
         present = segments(journal)
         self.segment, self.offset = position if position else ((present[0] if present else 1), 0)
         self.chained = self.groups = 0
+        self.more = False  # the last step stopped at its budget with frames left
         self.problems: list[str] = []
 
-    def step(self, final: bool = False) -> int:
+    def step(self, final: bool = False, budget_s: float | None = None) -> int:
         """Chain every whole frame present; return how many records. `final`: the writer is gone, so a short
-        or bad frame at the end is a tear (reported), not a write still landing."""
+        or bad frame at the end is a tear (reported), not a write still landing. `budget_s`: return after
+        about that long even if frames remain (`more` says so), so a journal that grows as fast as it is
+        chained cannot keep the caller from its syncs, checkpoints and progress reports."""
         total = 0
+        self.more = False
+        started = time.monotonic()
         while True:
             later = [n for n in segments(self.journal) if n > self.segment]  # listed before reading: complete
             read = read_frames(segment_path(self.journal, self.segment), self.offset)
             if read.frames:
                 total += self._apply(read.frames)
+                if budget_s is not None and time.monotonic() - started >= budget_s:
+                    self.more = True
+                    return total
                 continue
             if read.bad is not None and (later or final):
                 self._report(read.bad)
@@ -190,15 +202,18 @@ def _go_idle() -> bool:
 def _serve(chainer: JournalChainer, interval: float, poll: float, say: Callable[[str], None], idle: bool) -> None:
     stdin = sys.stdin.fileno()
     last_sync, eof, backoff = time.monotonic(), False, poll
+    behind_at = time.monotonic()  # when a step last ended with frames left (or the start)
     while True:
-        if not eof and select.select([stdin], [], [], backoff)[0]:
+        if not eof and select.select([stdin], [], [], 0.0 if chainer.more else backoff)[0]:
             eof = not os.read(stdin, 4096)
         try:
             if eof:
                 chainer.finish()
-            elif chainer.step():
+            elif chainer.step(budget_s=STEP_BUDGET_S):
                 say(f"chained {chainer.chained} {chainer.groups}")
-            elif not idle and _go_idle():  # caught up after an escalation: back to the idle class
+            if chainer.more:
+                behind_at = time.monotonic()
+            elif not idle and time.monotonic() - behind_at >= CALM_S and _go_idle():  # caught up for a while
                 idle = True
                 say("idle")
             if not eof and time.monotonic() - last_sync >= interval:

@@ -131,3 +131,21 @@ def test_a_zero_filled_segment_reads_as_empty(tmp_path: Path) -> None:
     assert os.path.getsize(path) > 0  # pre-sized
     assert read_frames(path, 0) == ([], 0, None)
     w.close()
+
+
+def test_a_step_stops_at_its_budget_and_the_next_one_resumes(tmp_path: Path) -> None:
+    """A journal that grows as fast as it is chained must not keep the chainer from reporting progress,
+    syncing and checkpointing: a step returns at its budget with `more` set, and nothing is lost or repeated."""
+    w = JournalWriter(tmp_path, "decisions")
+    for i in range(3_000):  # ~750 KB: many 64 KiB reads
+        w.append(encode([rec(i)]))
+    log = DecisionLog(tmp_path / "decisions.db")
+    chainer = JournalChainer(log, w.path)
+    first = chainer.step(budget_s=0.0)
+    assert 0 < first < 3_000 and chainer.more
+    rest = 0
+    while chainer.more:
+        rest += chainer.step(budget_s=0.0)
+    assert first + rest == 3_000 and chainer.step(budget_s=0.0) == 0 and not chainer.more
+    w.close()
+    assert ids(log) == [f"r-{i}" for i in range(3_000)]
