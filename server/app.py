@@ -266,6 +266,8 @@ class Gateway:
         await server.start()
         await self._start_admin()
         self._start_telemetry()
+        if self.telemetry is not None:
+            self.telemetry.drain_on(loop)
         self.core.set_accepting(True)
         await self.health.set("", SERVING)
         self._watcher.start()

@@ -131,3 +131,22 @@ def test_queued_counts_are_exact_under_concurrent_drains() -> None:
     x = np.concatenate(xs)[:, 0]
     (_, bins, _, _), (_, sbins, _, _) = m.layout.split(st["total"])
     assert bins.tolist() == [int((x < 0.5).sum()), int((x >= 0.5).sum())] and sbins.tolist() == [0, 9_000]
+
+
+def test_the_event_loop_drains_the_queues_without_a_reader() -> None:
+    import asyncio
+
+    async def main() -> None:
+        t = Telemetry(None, "w0")
+        m = t.runner(KEY, *_inputs())
+        t.drain_on(asyncio.get_running_loop())
+        for v in range(100):
+            m.served("champion", 1, 2, 3, v)
+        m.drift(np.array([[0.1], [0.9]]), np.array([0.2, 0.8], dtype=np.float32))
+        await asyncio.sleep(t.DRAIN_S * 3)
+        assert not m._served and not m._drift  # counted by the loop's own drain, not by a read
+        (_, bins, _, _), (_, sbins, _, _) = m.layout.split(m.drift_counter.total)
+        assert m._ok["champion"] == 100 and bins.tolist() == [1, 1] and sbins.tolist() == [1, 1]
+        t.close()
+
+    asyncio.run(main())
