@@ -8,9 +8,9 @@ Numba drift call) cost ~25 µs of event-loop time per request on a busy gateway,
 where a drain costs ~2 µs per request. Drains run under a lock: on the event loop every 50 ms (`drain_on`:
 ~0.3 ms at the ceiling; a second's worth drained at once on another thread held the GIL ~5 ms) and in
 every read (`state`, including the snapshot thread's), so what a reader sees is exact and complete; the
-request path drains only if a queue passes PENDING_MAX, and then only if nobody else is draining. Error counts, shed and expired stay immediate (single writer: the event loop).
-A background thread snapshots the counters every second into the run directory
-(`<home>/telemetry/<run>/<worker>.npz`, atomic rename); a reader sums its own live counters with the
+request path drains only if a queue passes PENDING_MAX, and then only if nobody else is draining. Error
+counts, shed and expired stay immediate (single writer: the event loop). A background thread snapshots
+the counters every second into the run directory (`<home>/telemetry/<run>/<worker>.npz`, atomic rename); a reader sums its own live counters with the
 other workers' latest snapshots, so with `--workers N` every figure covers all workers (other workers'
 figures are at most one snapshot interval old). Injected, never global: tests build their own.
 """
@@ -43,7 +43,7 @@ _ARRAYS = ("batch_rows", "slices", "stamps", "total", "score_grid", "shadow_coun
 class RunnerMetrics:
     """One model version's counters in this process."""
 
-    PENDING_MAX = 8_192  # queued entries past which the request path drains (normally the snapshot thread does)
+    PENDING_MAX = 8_192  # queued entries past which the request path drains (normally the loop's tick does)
 
     def __init__(self, key: tuple[str, int, str], layout: DriftLayout, clock: Callable[[], float]) -> None:
         self.key = key

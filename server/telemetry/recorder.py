@@ -174,7 +174,6 @@ class DecisionRecorder:
         self._rate = config.rate()
         self._queue_max = config.queue_max
         self._durable, self._interval = config.durability()
-        self._key_id = key_id
         self._digest = RowDigest(key, key_id)
         self._loop = loop
         self._journal: JournalWriter | None = None
@@ -212,40 +211,26 @@ class DecisionRecorder:
                x: np.ndarray | None, scores: np.ndarray | None, decisions: np.ndarray | None, status: str,
                latency_us: int) -> asyncio.Future | None:
         """One request's records (one per row; a batch call's rows are `<request id>/<row>`), journaled now.
-        Returns what `add` returns. Once per request on the event loop: the one-row scored case is written
-        out (every attribute lookup and call here costs several times its isolated price on a busy loop)."""
+        Returns what `add` returns. Written for the single-row case: once per request on the event loop."""
         if self._rate < 1.0 and not self.keep(request_id):
             return None
-        if scores is not None and scores.shape[0] == 1 and x is not None:
-            out = scores.item(0)
-            return self.add([(time.time_ns(), request_id, caller, model, version, digest, route,
-                              self._digest((x if x.dtype == _F8 else x.astype(_F8)).tobytes()),
-                              out if out - out == 0.0 else None,  # NaN or an infinity: no output
-                              ("positive" if decisions.item(0) else "negative") if decisions is not None else None,
-                              status, latency_us)])
-        return self.add(self._rows(request_id, caller, model, version, digest, route, x, scores, decisions, status,
-                                   latency_us))
-
-    def _rows(self, request_id: str, caller: str, model: str, version: int, digest: str, route: str,
-              x: np.ndarray | None, scores: np.ndarray | None, decisions: np.ndarray | None, status: str,
-              latency_us: int) -> list[tuple[Any, ...]]:
-        """`record`'s rows in general: rejections (no scores, maybe no rows) and batch calls."""
         n = x.shape[0] if x is not None and x.ndim == 2 and x.size else 0
         now = time.time_ns()
         if n <= 1:
-            output = scores.item(0) if scores is not None else None
-            return [(now, request_id, caller, model, version, digest, route,
-                     self._hmac(x) if n else "",  # type: ignore[arg-type]
-                     output if output is not None and math.isfinite(output) else None,
-                     ("positive" if decisions.item(0) else "negative") if decisions is not None else None,
-                     status, latency_us)]
+            out = scores.item(0) if scores is not None else None
+            return self.add([(now, request_id, caller, model, version, digest, route,
+                              self._hmac(x) if n else "",  # type: ignore[arg-type]
+                              out if out is not None and out - out == 0.0 else None,  # NaN, infinities: none
+                              ("positive" if decisions.item(0) else "negative") if decisions is not None else None,
+                              status, latency_us)])
         outputs = [s if math.isfinite(s) else None for s in scores.tolist()] if scores is not None else None
         flags = decisions.tolist() if decisions is not None else None
         xs = x if x.dtype == _F8 else x.astype(_F8)  # type: ignore[union-attr]
-        return [(now, f"{request_id}/{i}", caller, model, version, digest, route, self._hmac(xs[i]),
-                 outputs[i] if outputs is not None else None,
-                 ("positive" if flags[i] else "negative") if flags is not None else None, status, latency_us)
-                for i in range(n)]
+        return self.add([(now, f"{request_id}/{i}", caller, model, version, digest, route, self._hmac(xs[i]),
+                          outputs[i] if outputs is not None else None,
+                          ("positive" if flags[i] else "negative") if flags is not None else None, status,
+                          latency_us)
+                         for i in range(n)])
 
     def _hmac(self, x: np.ndarray) -> str:
         """`digest` of one row given as a row or a (1, n) array: tobytes is C order whatever the layout."""
