@@ -10,9 +10,10 @@ where a drain costs ~2 µs per request. Drains run under a lock: on the event lo
 every read (`state`, including the snapshot thread's), so what a reader sees is exact and complete; the
 request path drains only if a queue passes PENDING_MAX, and then only if nobody else is draining. Error
 counts, shed and expired stay immediate (single writer: the event loop). A background thread snapshots
-the counters every second into the run directory (`<home>/telemetry/<run>/<worker>.npz`, atomic rename); a reader sums its own live counters with the
-other workers' latest snapshots, so with `--workers N` every figure covers all workers (other workers'
-figures are at most one snapshot interval old). Injected, never global: tests build their own.
+the counters every second into the run directory (`<home>/telemetry/<run>/<worker>.npz`, atomic
+rename); a reader sums its own live counters with the other workers' latest snapshots, so with
+`--workers N` every figure covers all workers (other workers' figures are at most one snapshot interval
+old). Injected, never global: tests build their own.
 """
 
 from __future__ import annotations
