@@ -4,7 +4,7 @@ Start two or three servers of each kind: on this 2-core VM one server process ca
 an identical one for its whole life.
 
     python -m benchmarks.ab --config off='--decision-log off' --config on= [--copies 3] [--rounds 3]
-        [--config 'probe=SOME_ENV=1 --decision-log off']   # leading NAME=value words set the environment
+        [--config 'probe=SOME_ENV=1 --decision-log off']   # NAME=value words set the environment
         [--seconds 3] [--rate 2000]      # --rate: open loop at that rate (compare CPU per request)
 
 Prints per configuration: rps, p99 per round, and CPU per request split into the gateway process (user,
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
             for label, flags in configs:
                 home = Path(tmp) / f"{label}-{copy}"
                 shutil.copytree(base, home)
-                env = dict(f.split("=", 1) for f in flags if _ENV.match(f))  # leading NAME=value: environment
+                env = dict(f.split("=", 1) for f in flags if _ENV.match(f))  # NAME=value words: environment
                 argv_ = [sys.executable, "-m", "server.cli", "--home", str(home), "serve", "--port", "0",
                          "--admin-port", "0", "--metrics-port", "0", "--log-level", "WARNING",
                          *(f for f in flags if not _ENV.match(f))]

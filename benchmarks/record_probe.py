@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> None:
         try:
             prof = None
             if args.profile:
-                prof = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "-d", str(int(args.seconds)),
+                spy = str(Path(sys.executable).with_name("py-spy"))  # installed beside the interpreter
+                prof = subprocess.Popen([spy, "record", "-d", str(int(args.seconds)),
                                          "-r", "250", "-f", "raw", "-o", args.profile, "--pid",
                                          str(target.process.pid), "--threads", "--gil"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -21,7 +21,7 @@ RELATIVE_PRECISION = 1.0 / HALF
 
 
 def index(value_us: int) -> int:
-    """Bucket of one value: a few integer operations, for one request on the event loop."""
+    """Bucket of one value: a few integer operations (the scalar reference for `indices`)."""
     v = int(value_us)
     if v < EXACT:
         return v if v > 0 else 0

@@ -106,23 +106,18 @@ class RunnerMetrics:
 
     def _drain_locked(self) -> None:
         self._drain_served()
-        n = len(self._batches)
-        if n:
-            hist.record_many(self.batch_rows, np.fromiter((self._batches.popleft() for _ in range(n)), np.int64, n))
-        n = len(self._drift)
-        if n:
-            items = [self._drift.popleft() for _ in range(n)]
-            x = items[0][0] if n == 1 else np.concatenate([i[0] for i in items])
-            scores = items[0][1] if n == 1 else np.concatenate([i[1] for i in items])
+        sizes = _take(self._batches)
+        if sizes:
+            hist.record_many(self.batch_rows, np.array(sizes, dtype=np.int64))
+        items = _take(self._drift)
+        if items:
+            x = items[0][0] if len(items) == 1 else np.concatenate([i[0] for i in items])
+            scores = items[0][1] if len(items) == 1 else np.concatenate([i[1] for i in items])
             self.drift_counter.record(x, scores, self.score_grid)
 
     def _drain_served(self) -> None:
-        n = len(self._served)
-        if not n:
-            return
         by_route: dict[str, list[tuple[int, int, int, int]]] = {}
-        for _ in range(n):
-            route, *stages = self._served.popleft()
+        for route, *stages in _take(self._served):
             by_route.setdefault(route, []).append(stages)  # type: ignore[arg-type]
         for route, rows in by_route.items():
             values = np.array(rows, dtype=np.int64)
@@ -150,6 +145,11 @@ class RunnerMetrics:
                 "slices": d.slices.copy(), "stamps": d.stamps.copy(), "total": d.total.copy(),
                 "score_grid": self.score_grid.copy(), "shadow_counts": self.shadow.counts.copy(),
                 "shadow_delta": self.shadow.delta.copy()}
+
+
+def _take(q: deque[Any]) -> list[Any]:
+    """What is queued now, in order (producers may append meanwhile: those wait for the next drain)."""
+    return [q.popleft() for _ in range(len(q))]
 
 
 @dataclass
