@@ -47,8 +47,8 @@ class TargetPool:
         self._running: dict[tuple, Target] = {}
 
     @staticmethod
-    def key(s: Series) -> tuple:
-        return (s.target, s.workers, s.serve, s.deployment)
+    def key(s: Series, copy: int = 0) -> tuple:
+        return (s.target, s.workers, s.serve, s.deployment, copy)
 
     def focus(self, target: Target) -> None:
         """Pause (SIGSTOP) every other server while `target` is measured: even idle, a gateway wakes a
@@ -76,8 +76,8 @@ class TargetPool:
         for key in [k for k in self._running if k not in keys]:
             self._running.pop(key).stop()
 
-    def get(self, s: Series) -> Target:
-        key = self.key(s)
+    def get(self, s: Series, copy: int = 0) -> Target:
+        key = self.key(s, copy)
         if key not in self._running:
             if s.target == "scoregate":
                 home = prepare_deployment(self._home, s.deployment)
@@ -135,16 +135,17 @@ def run_suite(cfg: SuiteConfig, tick: Callable[[str], None] = lambda _: None) ->
         pool = TargetPool(home, stack)
         clients = stack.enter_context(ClientPool(2))
         for i, scenario in enumerate(scenarios):
-            pool.keep_only({pool.key(s) for later in scenarios[i:] for s in later.series}
+            pool.keep_only({pool.key(s, c) for later in scenarios[i:] for s in later.series
+                            for c in range(later.copies)}
                            | {pool.key(Series(label="scoregate", target="scoregate"))})  # capacity probe
             capacity = _capacity(results, scenario) if scenario.capacity_from else 0.0
             if scenario.capacity_from and capacity == 0.0:
                 capacity = _measure_capacity(pool, clients, rows, cfg)
             runs: dict[tuple[str, float], list[Any]] = {}
             rounds = 1 if cfg.quick else scenario.rounds
-            for _ in range(rounds):
+            for turn in range(rounds):
                 for s in scenario.series:
-                    target = pool.get(s) if s.points_for(cfg.quick) else None
+                    target = pool.get(s, turn % scenario.copies) if s.points_for(cfg.quick) else None
                     reqs = payloads.build(s.request, rows, s.batch_rows, count=64)
                     for point in s.points_for(cfg.quick):
                         tick(f"{scenario.name}: {s.label} @ {point:g}")
@@ -156,7 +157,8 @@ def run_suite(cfg: SuiteConfig, tick: Callable[[str], None] = lambda _: None) ->
             for s in scenario.series:
                 for point in s.points_for(cfg.quick):
                     r = merge(runs[(s.label, point)])
-                    summary = r.summary() | {"point": point, "target": s.target, "rounds": rounds}
+                    summary = r.summary() | {"point": point, "target": s.target, "rounds": rounds,
+                                             "copies": min(rounds, scenario.copies)}
                     summary["histogram"] = np.histogram(r.latencies_us, HIST_EDGES_US)[0].tolist()
                     out.setdefault(s.label, []).append(summary)
             results[scenario.name] = {"title": scenario.title, "reference": scenario.reference,

@@ -12,7 +12,7 @@ Layout: `<home>/journals/<chain>/<journal id>/` holds numbered segments (`000000
 journal whose writer lock is free belongs to a process that is gone: whoever opens the chain next (a new
 gateway's chainer, or `scoregate audit verify`) chains what it holds, then removes it.
 
-Frame: `<u32 payload length><u32 crc32(payload)><payload>`, payload = marshal.dumps(list of wire records),
+Frame: `<u32 payload length><u32 crc32(payload)><payload>`, payload = marshal.dumps(list of wire records, 2),
 one per request (or batch call), copied into a memory mapping of the segment (see JournalWriter for why not write()).
 Segments are pre-sized and zero-filled, so a zero length ends the data. A frame that is short or fails its
 CRC ends what can be read: while the writer is alive it may still be landing; once the writer is gone it is
@@ -70,11 +70,14 @@ def segments(journal: Path) -> list[int]:
     return sorted(int(n[:-len(_SUFFIX)]) for n in names if n.endswith(_SUFFIX) and n[:-len(_SUFFIX)].isdigit())
 
 
-dump_payload = marshal.dumps  # records -> payload; the gateway calls append_payload(dump_payload(records))
+# records -> payload: the gateway calls append_payload(dump_payload(records, PAYLOAD_VERSION)). Format 2 has
+# no back-references, so marshal builds no reference table per call: a quarter faster than the default.
+dump_payload = marshal.dumps
+PAYLOAD_VERSION = 2
 
 
 def encode(records: list[tuple[Any, ...]]) -> bytes:
-    payload = dump_payload(records)
+    payload = dump_payload(records, PAYLOAD_VERSION)
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
@@ -161,7 +164,7 @@ class JournalWriter:
         self._swap = threading.Lock()
         self._number = 0
         self._map: mmap.mmap | None = None
-        self.offset = 0
+        self.offset = self._room = 0  # bytes used, and the mapping's size
         self._open_next(0)
 
     @property
@@ -192,19 +195,20 @@ class JournalWriter:
                 if self._durable:
                     old.flush()  # msync: a sync that began before the swap covers only the old segment
                 old.close()
-            self._map, self._number, self.offset = new, self._number + 1, 0
+            self._map, self._number, self.offset, self._room = new, self._number + 1, 0, size
 
     def append(self, frame: bytes) -> None:
         """Copy one encoded frame (payload, then header) into the segment; rotate when it does not fit."""
         self.append_payload(memoryview(frame)[_HEADER.size:])
 
     def append_payload(self, payload: bytes | memoryview) -> None:
+        """Runs once per request on the event loop: kept to the fewest calls."""
         m = self._map
         assert m is not None, "journal is closed"
         size = len(payload)
         start = self.offset
         end = start + _HEADER.size + size
-        if end + _HEADER.size > len(m):  # keep room for the zero header that ends the data
+        if end + _HEADER.size > self._room:  # keep room for the zero header that ends the data
             self._open_next(end - start + _HEADER.size)
             m, start, end = self._map, 0, _HEADER.size + size
             assert m is not None

@@ -8,6 +8,8 @@ counted, never dropped. Negative values clamp to 0.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 SUB_BITS = 8
@@ -42,6 +44,16 @@ def indices(values_us: np.ndarray) -> np.ndarray:
 
 def record_many(counts: np.ndarray, values_us: np.ndarray) -> None:
     counts += np.bincount(indices(values_us), minlength=N_BUCKETS)
+
+
+def record_columns(counts: Sequence[np.ndarray], values_us: np.ndarray) -> None:
+    """`record_many(counts[j], values_us[:, j])` for every column of a (rows, k) array, in one vectorised pass
+    (the telemetry drain runs this 20 times a second for four latency stages)."""
+    k = values_us.shape[1]
+    idx = indices(values_us) + np.arange(k, dtype=np.int64) * N_BUCKETS
+    flat = np.bincount(idx.ravel(), minlength=k * N_BUCKETS).reshape(k, N_BUCKETS)
+    for j, c in enumerate(counts):
+        c += flat[j]
 
 
 def bounds(idx: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:

@@ -57,7 +57,7 @@ class RunnerMetrics:
         self.expired_count = 0
         self.score_grid = np.zeros(GRID, dtype=np.int64)  # for canary vs champion PSI (comparison.py)
         self.shadow = ShadowCounters()  # when this version runs as a shadow
-        self._served: deque[tuple[str, int, int, int, int]] = deque()
+        self._served: dict[str, deque[tuple[int, int, int, int]]] = {}  # per route: STAGES latencies
         self._batches: deque[int] = deque()
         self._drift: deque[tuple[np.ndarray, np.ndarray]] = deque()
         self._ok: Counter[str] = Counter()  # written by drains only
@@ -67,8 +67,10 @@ class RunnerMetrics:
     # the request path: queue, drain later ------------------------------------------------------------------
     def served(self, route: str, queue_us: int, transform_us: int, infer_us: int, total_us: int) -> None:
         """One OK request: its stage latencies (STAGES order) and its status."""
-        q = self._served
-        q.append((route, queue_us, transform_us, infer_us, total_us))
+        q = self._served.get(route)
+        if q is None:
+            q = self._served[route] = deque()
+        q.append((queue_us, transform_us, infer_us, total_us))
         if len(q) > self.PENDING_MAX:
             self.drain(wait=False)
 
@@ -116,16 +118,15 @@ class RunnerMetrics:
             self.drift_counter.record(x, scores, self.score_grid)
 
     def _drain_served(self) -> None:
-        by_route: dict[str, list[tuple[int, int, int, int]]] = {}
-        for route, *stages in _take(self._served):
-            by_route.setdefault(route, []).append(stages)  # type: ignore[arg-type]
-        for route, rows in by_route.items():
-            values = np.array(rows, dtype=np.int64)
-            for j, stage in enumerate(STAGES):
-                counts = self.latency.get((route, stage))
-                if counts is None:
-                    counts = self.latency[(route, stage)] = np.zeros(hist.N_BUCKETS, dtype=np.int64)
-                hist.record_many(counts, values[:, j])
+        for route, q in list(self._served.items()):
+            rows = _take(q)
+            if not rows:
+                continue
+            counts = [self.latency.get((route, stage)) for stage in STAGES]
+            if counts[0] is None:
+                counts = [self.latency.setdefault((route, stage), np.zeros(hist.N_BUCKETS, dtype=np.int64))
+                          for stage in STAGES]
+            hist.record_columns(counts, np.array(rows, dtype=np.int64))  # type: ignore[arg-type]
             self._ok[route] += len(rows)
 
     def state(self) -> dict[str, Any]:

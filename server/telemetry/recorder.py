@@ -38,7 +38,7 @@ import numpy as np
 
 from compiler.errors import InvalidInput
 from registry.decisions import as_row
-from registry.journal import JournalWriter, dump_payload
+from registry.journal import PAYLOAD_VERSION, JournalWriter, dump_payload
 from registry.records import DecisionRecord
 from server.errors import Unavailable
 from server.telemetry.chainer_process import ChainerProcess
@@ -219,7 +219,8 @@ class DecisionRecorder:
         if n <= 1:
             out = scores.item(0) if scores is not None else None
             return self.add([(now, request_id, caller, model, version, digest, route,
-                              self._hmac(x) if n else "",  # type: ignore[arg-type]
+                              self._digest((x if x.dtype == _F8 else x.astype(_F8)).tobytes())  # _hmac, inline
+                              if n else "",  # type: ignore[union-attr]
                               out if out is not None and out - out == 0.0 else None,  # NaN, infinities: none
                               ("positive" if decisions.item(0) else "negative") if decisions is not None else None,
                               status, latency_us)])
@@ -286,7 +287,7 @@ class DecisionRecorder:
                 raise Unavailable("the decision log cannot keep up; the request was not answered unrecorded")
             return None
         try:
-            journal.append_payload(dump_payload(rows))
+            journal.append_payload(dump_payload(rows, PAYLOAD_VERSION))
         except Exception as exc:  # noqa: BLE001 - a full disk, a failed mapping: this request fails, not the gateway
             log.error("decision journal write failed for %d records: %s", n, exc)
             self.failed += n

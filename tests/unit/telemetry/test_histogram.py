@@ -40,3 +40,16 @@ def test_overflow_is_counted_and_cumulative_buckets_are_monotone() -> None:
     assert counts.sum() == 5 and counts[h.OVERFLOW] == 2 and counts[0] == 1
     cum = h.cumulative(counts, np.array([10.0, 1000.0, 1e12]))
     assert list(cum) == [2, 3, 3]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(*[st.integers(min_value=-5, max_value=2**36)] * 4), min_size=1, max_size=60))
+def test_columns_are_counted_as_each_column_alone(rows: list[tuple[int, int, int, int]]) -> None:
+    """record_columns (the drain's one pass over four stages) equals record_many per column, overflow included."""
+    values = np.array(rows, dtype=np.int64)
+    together = [np.full(h.N_BUCKETS, 7, dtype=np.int64) for _ in range(4)]  # adds to what is there
+    h.record_columns(together, values)
+    for j in range(4):
+        alone = np.full(h.N_BUCKETS, 7, dtype=np.int64)
+        h.record_many(alone, values[:, j])
+        assert np.array_equal(together[j], alone)
