@@ -28,8 +28,7 @@ def verify(cli: CliContext, anchor: Path | None, as_json: bool) -> None:
 
     First chains any decision journal a killed gateway left behind (its records were replied to)."""
     anchors = load_anchors(anchor) if anchor else None
-    for line in recover_journals(cli.home):
-        click.echo(line.replace("recovered ", "RECOVERED journal records: ", 1), err=True)
+    _recover(cli.home)
     reg = Registry(cli.home)
     try:
         reports = verify_all(reg, anchors)
@@ -81,7 +80,11 @@ def _brief(details: dict) -> str:
 @json_option
 @pass_cli
 def head(cli: CliContext, as_json: bool) -> None:
-    """The last sequence and hash of every chain: save this outside the host (it is the anchor)."""
+    """The last sequence and hash of every chain: save this outside the host (it is the anchor).
+
+    First chains any decision journal a killed gateway left behind, so the anchor covers every decision
+    that was replied to."""
+    _recover(cli.home)
     reg = Registry(cli.home)
     try:
         hs = heads(reg)
@@ -91,6 +94,12 @@ def head(cli: CliContext, as_json: bool) -> None:
         emit_json([h.to_dict() for h in hs])
     else:
         emit_table(("chain", "seq", "hash"), [(h.chain, h.seq, h.hash) for h in hs])
+
+
+def _recover(home: Path) -> None:
+    """Chain orphaned decision journals (registry.audit.recover_journals), one stderr line per journal."""
+    for line in recover_journals(home):
+        click.echo(line.replace("recovered ", "RECOVERED journal records: ", 1), err=True)
 
 
 commands: list[click.Command] = [audit_group]

@@ -89,3 +89,19 @@ def test_verify_fails_loudly_and_anchors_catch_truncation(cli: Cli, tmp_path: Pa
     r = cli("x", "audit", "verify", "--anchor", str(anchor), "--json", ok=False)
     bad = [c for c in json.loads(r.stdout) if not c["ok"]]  # ...but not from the exported anchor
     assert bad[0]["bad_seq"] == 3 and "anchor" in bad[0]["reason"]
+
+
+def test_audit_head_first_chains_what_a_killed_gateway_journaled(cli: Cli, tmp_path: Path) -> None:
+    """An anchor exported after a gateway and its chainer were both killed covers the decisions they replied to."""
+    from registry.journal import JournalWriter, encode
+
+    cli("alice", "registry", "register", str(build_bundle(tmp_path / "b1", 1)), "--model", "cards")
+    dead = JournalWriter(cli.home, "decisions-w0-111")
+    for i in range(3):
+        dead.append(encode([(1_700_000_000_000_000_000 + i, f"r-{i}", "c", "cards", 1, "d" * 64, "champion",
+                             "kid:x", 0.5, "negative", "OK", 10)]))
+    dead.close()  # the writer lock is free: its process is gone
+    r = cli("x", "audit", "head", "--json")
+    assert "RECOVERED journal records: 3 decisions-w0-111/" in r.stderr
+    assert {"chain": "decisions-w0-111", "seq": 3} in [{k: h[k] for k in ("chain", "seq")} for h in json.loads(r.stdout)]
+    assert "RECOVERED" not in cli("x", "audit", "head").stderr  # nothing left to recover
