@@ -88,7 +88,10 @@ def check_goals(run: dict[str, Any]) -> list[dict[str, Any]]:
     if off and on:
         cost = 1 - on["rps"] / off["rps"]
         goals.append({"goal": "telemetry + decision records cost <= 10% throughput at c=64", "met": cost <= 0.10,
-                      "measured": f"{cost:.0%} ({on['rps']:.0f} vs {off['rps']:.0f} rps)"})
+                      "measured": f"{cost:.1%} ({on['rps']:.0f} vs {off['rps']:.0f} rps)"})
+        p99 = on["p99_us"] / off["p99_us"]
+        goals.append({"goal": "telemetry + decision records cost <= 10% p99 at c=64", "met": p99 <= 1.10,
+                      "measured": f"{p99:.2f}x ({on['p99_us']:.0f} vs {off['p99_us']:.0f} us)"})
     base = _find(run, "rollout", "champion only", 0.5)
     for label in ("canary 10% + shadow 100%", "canary 10% + 10x slower shadow"):
         r = _find(run, "rollout", label, 0.5)
