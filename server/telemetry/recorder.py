@@ -219,8 +219,7 @@ class DecisionRecorder:
         if n <= 1:
             out = scores.item(0) if scores is not None else None
             return self.add([(now, request_id, caller, model, version, digest, route,
-                              self._digest((x if x.dtype == _F8 else x.astype(_F8)).tobytes())  # _hmac, inline
-                              if n else "",  # type: ignore[union-attr]
+                              self._hmac(x) if n else "",  # type: ignore[arg-type]
                               out if out is not None and out - out == 0.0 else None,  # NaN, infinities: none
                               ("positive" if decisions.item(0) else "negative") if decisions is not None else None,
                               status, latency_us)])
