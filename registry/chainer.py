@@ -5,7 +5,17 @@ of its own, so the sha256 and SQLite work never competes with the gateway's even
 
 The gateway starts one per worker and talks to it through pipes: the chainer prints `ready`, then
 `chained <records> <groups>` after each group it commits, `recovered <records> <journal>` for an orphan
-journal it finished, and `error <text>` for a problem it is retrying. End of stdin means the gateway has
+journal it finished, `idle` when it has dropped to the idle scheduling class, and `error <text>` for a
+problem it is retrying.
+
+Priority: chaining is bookkeeping behind a reply that was already made safe by the journal, so by default
+(`--priority idle`) the chainer runs in the idle scheduling class (SCHED_IDLE): it takes only CPU time
+nobody else wants and never preempts the gateway or its callers. At the throughput ceiling a nice-19
+chainer still woke up into the gateway's core every poll, which cost about 5% of throughput and showed in
+p99. If idle time runs out for long, the backlog grows; the gateway then restarts the chainer with
+`--priority normal` (nice 19, SCHED_OTHER: a fair share), and that chainer drops itself back to idle
+once it has kept up for CALM_S seconds (an unprivileged process can leave SCHED_OTHER for
+SCHED_IDLE, but not come back, hence the restart). End of stdin means the gateway has
 stopped writing (a graceful stop, or the gateway died): the chainer chains the rest, checkpoints, removes
 the journal and exits 0. It ignores SIGINT and SIGTERM, so a Ctrl-C or a service stop that reaches the
 whole process group cannot cut that short.
@@ -31,6 +41,7 @@ from registry.journal import CHAINER_LOCK, JOURNALS, read_frames, segment_path, 
 
 
 STEP_BUDGET_S = 0.25  # longest run of chaining between progress reports, syncs and stdin checks
+CALM_S = 5.0  # an escalated chainer returns to the idle class after keeping up (no step over budget) this long
 
 
 class JournalChainer:
@@ -157,8 +168,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds between reads of the journal (longer: bigger groups, less CPU per record)")
     ap.add_argument("--nice", type=int, default=19, help="priority below the gateway's serving threads")
     ap.add_argument("--max-group", type=int, default=4096, help="records per transaction at most")
+    ap.add_argument("--priority", choices=("idle", "normal"), default="idle",
+                    help="idle: SCHED_IDLE from the start; normal: nice only, until caught up (see above)")
     args = ap.parse_args(argv)
     os.nice(args.nice)  # bookkeeping yields the CPU to serving; the backlog bound catches a chainer left behind
+    idle = args.priority == "idle" and _go_idle()
     say = _printer()
     lock = try_lock(args.journal / CHAINER_LOCK)
     if lock is None:
@@ -171,14 +185,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     say("ready")
     recover_orphans(args.home, say, skip=args.journal.name)
-    _serve(JournalChainer(log, args.journal, args.max_group), args.interval, args.poll, say)
+    _serve(JournalChainer(log, args.journal, args.max_group), args.interval, args.poll, say, idle)
     log.close()
     return 0
 
 
-def _serve(chainer: JournalChainer, interval: float, poll: float, say: Callable[[str], None]) -> None:
+def _go_idle() -> bool:
+    """Move this (single-threaded) process to SCHED_IDLE; False where that does not exist (not Linux)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        return False
+    return True
+
+
+def _serve(chainer: JournalChainer, interval: float, poll: float, say: Callable[[str], None], idle: bool) -> None:
     stdin = sys.stdin.fileno()
     last_sync, eof, backoff = time.monotonic(), False, poll
+    behind_at = time.monotonic()  # when a step last ended with frames left (or the start)
     while True:
         if not eof and select.select([stdin], [], [], 0.0 if chainer.more else backoff)[0]:
             eof = not os.read(stdin, 4096)
@@ -187,6 +211,11 @@ def _serve(chainer: JournalChainer, interval: float, poll: float, say: Callable[
                 chainer.finish()
             elif chainer.step(budget_s=STEP_BUDGET_S):
                 say(f"chained {chainer.chained} {chainer.groups}")
+            if chainer.more:
+                behind_at = time.monotonic()
+            elif not idle and time.monotonic() - behind_at >= CALM_S and _go_idle():  # caught up for a while
+                idle = True
+                say("idle")
             if not eof and time.monotonic() - last_sync >= interval:
                 chainer.sync_journal()
                 chainer.checkpoint()

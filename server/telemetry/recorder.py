@@ -57,6 +57,9 @@ class RecorderConfig:
     # bytes each), so the bound is about how far the chain may lag, not memory: ~5 minutes at 3,000 rps.
     queue_max: int = 1_000_000
     max_group: int = 4_096  # records per chain transaction at most
+    # The chainer runs in the idle scheduling class; past this backlog (~10 s at the ceiling) it is restarted
+    # at normal priority until it catches up (registry/chainer.py). Ignored when not below queue_max.
+    escalate_backlog: int = 30_000
     fsync: str = "interval:1"  # "group" | "interval:SECONDS"
     on_full: str = "fail"  # "fail": UNAVAILABLE rather than answer unrecorded | "sample": drop and count
 
@@ -173,6 +176,7 @@ class DecisionRecorder:
         self._config = config
         self._rate = config.rate()
         self._queue_max = config.queue_max
+        self._escalate_at = config.escalate_backlog if config.escalate_backlog < config.queue_max else config.queue_max + 1
         self._durable, self._interval = config.durability()
         self._digest = RowDigest(key, key_id)
         self._loop = loop
@@ -201,7 +205,7 @@ class DecisionRecorder:
                 "groups": self.groups, "backlog": self.backlog, "dropped": self.dropped,
                 "sampled_out": self.sampled_out, "failed": self.failed,
                 "recovered": c.recovered if c else 0, "chainer_errors": c.errors if c else 0,
-                "chainer_restarts": c.restarts if c else 0}
+                "chainer_restarts": c.restarts if c else 0, "chainer_escalations": c.escalations if c else 0}
 
     def digest(self, row: np.ndarray) -> str:
         """The input digest of one row: HMAC-SHA256(key, little-endian float64 bytes), named by key id."""
@@ -280,7 +284,10 @@ class DecisionRecorder:
             raise Unavailable(f"the decision log is {'stopping' if self._stop else 'not started'}; "
                               "the request was not answered unrecorded")
         n = len(rows)
-        if self.journaled + n - self._chainer.chained > self._queue_max:  # type: ignore[union-attr]
+        backlog = self.journaled + n - self._chainer.chained  # type: ignore[union-attr]
+        if backlog > self._escalate_at:
+            self._chainer.escalate(f"{backlog} records not yet chained")  # type: ignore[union-attr]
+        if backlog > self._queue_max:
             self.dropped += n
             if self._config.on_full == "fail":
                 raise Unavailable("the decision log cannot keep up; the request was not answered unrecorded")

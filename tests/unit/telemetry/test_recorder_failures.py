@@ -118,3 +118,31 @@ def test_a_non_positive_interval_is_refused(fsync: str) -> None:
     with pytest.raises(InvalidInput):
         RecorderConfig(fsync=fsync).durability()
 
+
+def test_the_chainer_runs_idle_class_and_is_escalated_when_it_falls_behind(tmp_path: Path, caplog: Any) -> None:
+    """A chainer that gets no CPU (stopped here) is restarted at normal priority once the backlog passes the
+    threshold; it chains everything exactly once and then drops back to the idle class by itself."""
+    idle = getattr(os, "SCHED_IDLE", None)
+    if idle is None:
+        pytest.skip("no SCHED_IDLE on this platform")
+
+    async def body(r: DecisionRecorder) -> None:
+        chainer = r._chainer
+        assert os.sched_getscheduler(chainer._proc.pid) == idle  # type: ignore[union-attr]
+        stopped = chainer._proc.pid  # type: ignore[union-attr]
+        os.kill(stopped, signal.SIGSTOP)  # no CPU at all: the worst case of an idle-class process
+        for i in range(60):
+            r.submit(rec(f"e-{i}"))
+        assert chainer.escalations == 1 and chainer.priority == "normal"  # type: ignore[union-attr]
+        for _ in range(200):
+            if chainer._proc.pid != stopped and chainer.priority == "idle":  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.05)
+        assert chainer.priority == "idle", "the escalated chainer drops back to idle once caught up"  # type: ignore[union-attr]
+        assert os.sched_getscheduler(chainer._proc.pid) == idle  # type: ignore[union-attr]
+        assert await r.caught_up(10)
+        assert r.stats()["chainer_restarts"] == 0 and r.stats()["chainer_escalations"] == 1
+
+    run(tmp_path, body, escalate_backlog=50)
+    assert request_ids(tmp_path) == [f"e-{i}" for i in range(60)]
+    assert "restarting it at normal priority" in caplog.text
