@@ -19,9 +19,16 @@ CRC ends what can be read: while the writer is alive it may still be landing; on
 a tear (from a power loss, or a process killed inside the copy: its reply was never sent).
 
 Wire record, cheap to build on the event loop and formatted by the chainer: (time_ns, request_id, caller,
-model, version, digest, route, input_digest, output, decision, status, latency_us). marshal is used because
-it is the fastest C codec for these types; a journal is read back by the same installation (a graceful
-stop chains and removes it), never exchanged.
+model, version, digest, route, input_digest, output, decision, status, latency_us). A payload is one of:
+  - marshal.dumps(list of wire records, 2): any records (rejections, batch calls, sampled logs). marshal is
+    the fastest C codec for these types; a journal is read back by the same installation (a graceful stop
+    chains and removes it), never exchanged.
+  - a binary record (first byte RECORD_MAGIC; marshal's lists start with '[' or 0xDB): one request's single
+    row answered OK, written by one compiled call (server/telemetry/record_writer.py). Little-endian:
+        B magic | q time_ns | q version | q latency_us | d output (NaN: none) | B decision (0 negative,
+        1 positive, 2 none) | 32s HMAC-SHA256 of the row | then 7 strings, each H length + UTF-8:
+        request_id, caller, key id, model, bundle digest, route, status
+    `decode_payload` turns it into the same wire record as marshal's.
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ import threading
 import time
 import zlib
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
 
 JOURNALS = "journals"
 SEGMENT_BYTES = 64 << 20  # a segment is closed past this size; chained segments are deleted
@@ -76,6 +85,42 @@ dump_payload = marshal.dumps
 PAYLOAD_VERSION = 2
 
 
+NO_ROOM = -1  # what an in-place encoder returns when the frame does not fit (JournalWriter.append_in_place)
+MAX_IN_PLACE_FRAME = 8 << 16  # more than a binary record's largest frame: 7 strings of at most 64 KiB
+RECORD_MAGIC = 0xB1
+RECORD_FIXED = struct.Struct("<BqqqdB32s")  # 66 bytes
+_LEN = struct.Struct("<H")
+_DECISIONS = ("negative", "positive", None)
+
+
+def decode_record(payload: bytes) -> tuple[Any, ...]:
+    """One binary record (see the module doc) as a wire record; ValueError if it is malformed."""
+    _, time_ns, version, latency_us, output, decision, mac = RECORD_FIXED.unpack_from(payload)
+    pos, texts = RECORD_FIXED.size, []
+    for _ in range(7):
+        (size,) = _LEN.unpack_from(payload, pos)
+        pos += _LEN.size
+        if pos + size > len(payload):
+            raise ValueError(f"a binary record's string runs past its end ({size} bytes at {pos})")
+        texts.append(payload[pos:pos + size].decode())
+        pos += size
+    if pos != len(payload) or decision > 2:
+        raise ValueError(f"a malformed binary record ({len(payload)} bytes, {pos} read, decision {decision})")
+    request_id, caller, key_id, model, digest, route, status = texts
+    return (time_ns, request_id, caller, model, version, digest, route, f"{key_id}:{mac.hex()}",
+            None if output != output else output, _DECISIONS[decision], status, latency_us)
+
+
+def decode_payload(payload: bytes) -> list[tuple[Any, ...]]:
+    """A frame's payload as wire records: a binary record, or marshal's list."""
+    if payload[:1] == _MAGIC_BYTE:
+        return [decode_record(payload)]
+    return marshal.loads(payload)
+
+
+_MAGIC_BYTE = bytes([RECORD_MAGIC])
+
+
 def encode(records: list[tuple[Any, ...]]) -> bytes:
     payload = dump_payload(records, PAYLOAD_VERSION)
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
@@ -108,7 +153,7 @@ def read_frames(path: Path, offset: int, max_bytes: int = 64 << 10) -> Read:
         payload = data[pos + _HEADER.size:end]
         if zlib.crc32(payload) != crc:
             return Read(frames, offset + pos, f"a frame failing its CRC at byte {offset + pos}")
-        frames.append((offset + end, marshal.loads(payload)))
+        frames.append((offset + end, decode_payload(payload)))
         pos = end
     return Read(frames, offset + pos, None)
 
@@ -164,6 +209,7 @@ class JournalWriter:
         self._swap = threading.Lock()
         self._number = 0
         self._map: mmap.mmap | None = None
+        self._buf: np.ndarray | None = None  # the mapping as bytes, for encoders that frame in place
         self.offset = self._room = 0  # bytes used, and the mapping's size
         self._open_next(0)
 
@@ -191,11 +237,13 @@ class JournalWriter:
             os.close(fd)  # the mapping keeps the file
         with self._swap:
             old = self._map
+            self._buf = None  # an exported view would keep the old mapping from closing
             if old is not None:
                 if self._durable:
                     old.flush()  # msync: a sync that began before the swap covers only the old segment
                 old.close()
             self._map, self._number, self.offset, self._room = new, self._number + 1, 0, size
+            self._buf = np.frombuffer(new, dtype=np.uint8)
 
     def append(self, frame: bytes) -> None:
         """Copy one encoded frame (payload, then header) into the segment; rotate when it does not fit."""
@@ -216,6 +264,21 @@ class JournalWriter:
         _HEADER.pack_into(m, start, size, zlib.crc32(payload))  # the header last: a reader sees whole frames
         self.offset = end
 
+    def append_in_place(self, encode: Callable[..., int], *args: Any) -> int:
+        """Let `encode(buf, offset, room, *args)` frame one record in the mapping itself, payload then header
+        (registry/journal.py's layout). It returns the frame's end; NO_ROOM if the frame would not leave room
+        for the zero header before `room` (the segment rotates and it is asked again); any other negative
+        code is returned as is, with nothing written."""
+        end = encode(self._buf, self.offset, self._room, *args)
+        for size in (0, MAX_IN_PLACE_FRAME):  # a fresh segment, then one sized for the largest frame
+            if end != NO_ROOM:
+                break
+            self._open_next(size)
+            end = encode(self._buf, 0, self._room, *args)
+        if end >= 0:
+            self.offset = end
+        return end
+
     def sync(self) -> None:
         """msync the segment being written (earlier segments were synced when they were closed)."""
         with self._swap:
@@ -224,6 +287,7 @@ class JournalWriter:
 
     def close(self) -> None:
         with self._swap:
+            self._buf = None
             if self._map is not None:
                 self._map.close()
                 self._map = None

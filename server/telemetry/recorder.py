@@ -1,8 +1,10 @@
 """Decision records: one per scored request, handed to the operating system before the reply is sent, and
 hash-chained into the registry's decision log by a separate process.
 
-The request path calls `add`, which copies the request's records (one marshal frame) into the journal's
-shared memory mapping (registry/journal.py): no system call, no lock, no thread hop, no wait. A store into a
+The request path copies the request's records (one frame) into the journal's shared memory mapping
+(registry/journal.py): no system call, no lock, no thread hop, no wait. A one-row request answered OK, the
+common case, is digested, encoded and framed by one compiled call (server/telemetry/record_writer.py); any
+other goes through `add` as a marshal frame. A store into a
 shared file mapping is in the kernel's page cache when it returns, so a reply leaves only after its record
 was handed to the OS: killing the gateway (even SIGKILL) never loses the record of a decision whose reply
 was sent. The chainer process (registry/chainer.py) reads the journal and appends the records to
@@ -43,11 +45,14 @@ from registry.records import DecisionRecord
 from server.errors import Unavailable
 from server.telemetry.chainer_process import ChainerProcess
 from server.telemetry.group_sync import GroupSync
+from server.telemetry.hash_kernels import keyed_states
+from server.telemetry.record_writer import route_tail, write_record
 
 log = logging.getLogger("scoregate.decisions")
 KEY_FILE = "decision.key"
 _F8 = np.dtype("<f8")  # the digest covers the little-endian float64 bytes of the row
 MIN_KEY_BYTES = 16
+_GENERAL = object()  # _record_one: this record takes the general (marshal) path
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,9 @@ class DecisionRecorder:
         self._escalate_at = config.escalate_backlog if config.escalate_backlog < config.queue_max else config.queue_max + 1
         self._durable, self._interval = config.durability()
         self._digest = RowDigest(key, key_id)
+        self._key_id = key_id
+        self._inner, self._outer = keyed_states(key)
+        self._tails: dict[tuple[str, int, str], bytes] = {}  # the binary record's constant strings per route
         self._loop = loop
         self._journal: JournalWriter | None = None
         self._syncer: GroupSync | None = None
@@ -219,6 +227,11 @@ class DecisionRecorder:
         if self._rate < 1.0 and not self.keep(request_id):
             return None
         n = x.shape[0] if x is not None and x.ndim == 2 and x.size else 0
+        if n == 1 and decisions is not None and status == "OK":
+            future = self._record_one(request_id, caller, model, version, digest, route, x, scores.item(0),
+                                      decisions.item(0), latency_us)
+            if future is not _GENERAL:
+                return future
         now = time.time_ns()
         if n <= 1:
             out = scores.item(0) if scores is not None else None
@@ -235,6 +248,33 @@ class DecisionRecorder:
                           ("positive" if flags[i] else "negative") if flags is not None else None, status,
                           latency_us)
                          for i in range(n)])
+
+    def _record_one(self, request_id: str, caller: str, model: str, version: int, digest: str, route: str,
+                    x: np.ndarray, output: float, positive: bool, latency_us: int) -> Any:
+        """The common case, one row answered OK, framed by one compiled call (server/telemetry/record_writer.py).
+        Returns `_GENERAL` when the record needs the general path (a row not float64 in C order, a string
+        over 64 KiB)."""
+        tail = self._tails.get((model, version, route))
+        if tail is None:
+            try:
+                tail = self._tails[(model, version, route)] = route_tail(self._key_id, model, digest, route, "OK")
+            except ValueError:
+                return _GENERAL
+        journal = self._admit(1)
+        if journal is None:
+            return None
+        try:
+            end = journal.append_in_place(write_record, x, self._inner, self._outer, time.time_ns(), version,
+                                          latency_us, output, positive, request_id.encode(), caller.encode(), tail)
+        except TypeError:
+            return _GENERAL
+        except Exception as exc:  # noqa: BLE001 - as in add
+            raise self._failed(1, exc) from None
+        if end < 0:
+            return _GENERAL
+        self.journaled += 1
+        self.frames += 1
+        return self._syncer.group() if self._syncer is not None else None
 
     def _hmac(self, x: np.ndarray) -> str:
         """`digest` of one row given as a row or a (1, n) array: tobytes is C order whatever the layout."""
@@ -277,13 +317,26 @@ class DecisionRecorder:
         """The hot path (event loop only): rows in DecisionRecord field order, time as time.time_ns() (or
         text). When this returns, the rows are handed to the OS. Returns a future to await before replying
         only under the "group" fsync policy; None otherwise (and when dropped under on_full=sample)."""
+        n = len(rows)
+        journal = self._admit(n)
+        if journal is None:
+            return None
+        try:
+            journal.append_payload(dump_payload(rows, PAYLOAD_VERSION))
+        except Exception as exc:  # noqa: BLE001 - a full disk, a failed mapping: this request fails, not the gateway
+            raise self._failed(n, exc) from None
+        self.journaled += n
+        self.frames += 1
+        return self._syncer.group() if self._syncer is not None else None
+
+    def _admit(self, n: int) -> JournalWriter | None:
+        """The journal to write n records to; None if they are dropped (on_full=sample), or Unavailable."""
         journal = self._journal
         if journal is None or self._stop:
             if self._rate <= 0.0:
                 return None
             raise Unavailable(f"the decision log is {'stopping' if self._stop else 'not started'}; "
                               "the request was not answered unrecorded")
-        n = len(rows)
         backlog = self.journaled + n - self._chainer.chained  # type: ignore[union-attr]
         if backlog > self._escalate_at:
             self._chainer.escalate(f"{backlog} records not yet chained")  # type: ignore[union-attr]
@@ -292,16 +345,13 @@ class DecisionRecorder:
             if self._config.on_full == "fail":
                 raise Unavailable("the decision log cannot keep up; the request was not answered unrecorded")
             return None
-        try:
-            journal.append_payload(dump_payload(rows, PAYLOAD_VERSION))
-        except Exception as exc:  # noqa: BLE001 - a full disk, a failed mapping: this request fails, not the gateway
-            log.error("decision journal write failed for %d records: %s", n, exc)
-            self.failed += n
-            raise Unavailable("the decision log could not record this decision; the request was not answered") \
-                from None
-        self.journaled += n
-        self.frames += 1
-        return self._syncer.group() if self._syncer is not None else None
+        return journal
+
+    def _failed(self, n: int, exc: Exception) -> Unavailable:
+        """A full disk, a failed mapping: these records' request fails, not the gateway."""
+        log.error("decision journal write failed for %d records: %s", n, exc)
+        self.failed += n
+        return Unavailable("the decision log could not record this decision; the request was not answered")
 
     async def caught_up(self, timeout: float = 5.0) -> bool:
         """Wait until every record journaled so far is in the chain (nudging the chainer rather than waiting
