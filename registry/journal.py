@@ -95,20 +95,42 @@ _DECISIONS = ("negative", "positive", None)
 
 def decode_record(payload: bytes) -> tuple[Any, ...]:
     """One binary record (see the module doc) as a wire record; ValueError if it is malformed."""
+    if len(payload) < RECORD_FIXED.size:
+        raise ValueError(f"a binary record of {len(payload)} bytes (at least {RECORD_FIXED.size} expected)")
     _, time_ns, version, latency_us, output, decision, mac = RECORD_FIXED.unpack_from(payload)
-    pos, texts = RECORD_FIXED.size, []
-    for _ in range(7):
-        (size,) = _LEN.unpack_from(payload, pos)
-        pos += _LEN.size
-        if pos + size > len(payload):
-            raise ValueError(f"a binary record's string runs past its end ({size} bytes at {pos})")
-        texts.append(payload[pos:pos + size].decode())
-        pos += size
-    if pos != len(payload) or decision > 2:
-        raise ValueError(f"a malformed binary record ({len(payload)} bytes, {pos} read, decision {decision})")
-    request_id, caller, key_id, model, digest, route, status = texts
+    if decision > 2:
+        raise ValueError(f"a malformed binary record (decision {decision})")
+    request_id, pos = _text(payload, RECORD_FIXED.size)
+    caller, pos = _text(payload, pos)
+    tail = payload[pos:]
+    texts = _TAILS.get(tail)
+    if texts is None:  # the route's five strings, the same for all its records: decoded once
+        texts = []
+        while pos < len(payload):
+            text, pos = _text(payload, pos)
+            texts.append(text)
+        if len(texts) != 5:
+            raise ValueError(f"a malformed binary record ({len(texts) + 2} strings, expected 7)")
+        if len(_TAILS) >= 1024:
+            _TAILS.clear()
+        texts = _TAILS[tail] = tuple(texts)
+    key_id, model, digest, route, status = texts
     return (time_ns, request_id, caller, model, version, digest, route, f"{key_id}:{mac.hex()}",
             None if output != output else output, _DECISIONS[decision], status, latency_us)
+
+
+_TAILS: dict[bytes, tuple[str, ...]] = {}
+
+
+def _text(payload: bytes, pos: int) -> tuple[str, int]:
+    """The length-prefixed string at pos, and the position after it."""
+    if pos + _LEN.size > len(payload):
+        raise ValueError(f"a binary record ends inside a string's length (at {pos})")
+    (size,) = _LEN.unpack_from(payload, pos)
+    end = pos + _LEN.size + size
+    if end > len(payload):
+        raise ValueError(f"a binary record's string runs past its end ({size} bytes at {pos})")
+    return payload[pos + _LEN.size:end].decode(), end
 
 
 def decode_payload(payload: bytes) -> list[tuple[Any, ...]]:

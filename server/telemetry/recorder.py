@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import shutil
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ KEY_FILE = "decision.key"
 _F8 = np.dtype("<f8")  # the digest covers the little-endian float64 bytes of the row
 MIN_KEY_BYTES = 16
 _GENERAL = object()  # _record_one: this record takes the general (marshal) path
+_LITTLE_ENDIAN = sys.byteorder == "little"  # the one-call writer digests the row's bytes as they lie in memory
 
 
 @dataclass(frozen=True)
@@ -227,7 +229,7 @@ class DecisionRecorder:
         if self._rate < 1.0 and not self.keep(request_id):
             return None
         n = x.shape[0] if x is not None and x.ndim == 2 and x.size else 0
-        if n == 1 and decisions is not None and status == "OK":
+        if n == 1 and decisions is not None and status == "OK" and _LITTLE_ENDIAN:
             future = self._record_one(request_id, caller, model, version, digest, route, x, scores.item(0),
                                       decisions.item(0), latency_us)
             if future is not _GENERAL:

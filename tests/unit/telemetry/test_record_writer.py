@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -89,14 +88,14 @@ def test_a_string_too_long_for_the_layout_writes_nothing(tmp_path: Path) -> None
         w.close()
 
 
-@pytest.mark.parametrize("cut", [1, 10, 70])
+@pytest.mark.parametrize("cut", [1, 10, 70, 150])
 def test_a_malformed_binary_record_is_an_error_not_a_record(cut: int) -> None:
     w = np.zeros(512, dtype=np.uint8)
     end = write_record(w, 0, 512, np.zeros((1, 3)), INNER, OUTER, 1, 1, 1, 0.5, True, b"r", b"c",
                        route_tail(KEY_ID, "m", "d", "champion", "OK"))
     payload = w[8:end].tobytes()
     assert decode_record(payload)[1] == "r"
-    with pytest.raises((ValueError, struct.error)):
+    with pytest.raises(ValueError):
         decode_record(payload[:-cut])
     with pytest.raises(ValueError):
         decode_record(payload + b"\0")
