@@ -78,6 +78,34 @@ def test_a_failed_journal_write_fails_that_request_only(tmp_path: Path, monkeypa
     assert "No space left" in caplog.text
 
 
+def test_a_failed_in_place_write_fails_that_request_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same for the one-call path of a one-row request answered OK (ENOSPC when a segment rotates)."""
+    import numpy as np
+
+    real = JournalWriter.append_in_place
+    calls = {"n": 0}
+
+    def append(self: JournalWriter, *args: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, *args)
+
+    monkeypatch.setattr(JournalWriter, "append_in_place", append)
+
+    async def body(r: DecisionRecorder) -> None:
+        for rid in ("first", "lost", "after"):
+            try:
+                r.record(rid, "c", "cards", 1, "d" * 64, "champion", np.ones((1, 3)), np.array([0.5]),
+                         np.array([True]), "OK", 10)
+            except Unavailable as exc:
+                assert rid == "lost" and "could not record" in str(exc)
+        assert r.failed == 1 and r.journaled == 2 and calls["n"] == 3
+
+    run(tmp_path, body)
+    assert request_ids(tmp_path) == ["first", "after"]
+
+
 def test_cancelling_one_caller_does_not_fail_the_others_in_its_sync(tmp_path: Path) -> None:
     async def body(r: DecisionRecorder) -> None:
         async def request(i: int) -> int:
