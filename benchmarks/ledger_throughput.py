@@ -1,4 +1,5 @@
-"""Decision-log append rate (records/s per batch size) and chain verify rate (entries/s), on real files.
+"""Decision-log append rate (records/s per batch size), the chainer's rate on a journal, and chain verify rate
+(entries/s), on real files.
 
 Run: `python -m benchmarks.ledger_throughput [--records N] [--synchronous NORMAL|FULL]`. Uses a fresh
 temporary directory; prints a small table. Numbers are single-process, single-core wall-clock rates.
@@ -36,6 +37,40 @@ def append_rate(path: Path, batch: int, total: int, synchronous: str) -> float:
         log.append_batch(b)
     dt = time.perf_counter() - t0
     log.close()
+    return total / dt
+
+
+def chain_rate(home: Path, total: int, binary: bool) -> float:
+    """The chainer's rate (records/s) on a journal of one-row records: binary ones as the gateway's one-call
+    writer frames them, or marshal frames as the general path writes them."""
+    import numpy as np
+
+    from registry.chainer import JournalChainer
+    from registry.journal import JournalWriter, encode
+    from server.telemetry.hash_kernels import keyed_states
+    from server.telemetry.record_writer import route_tail, write_record
+    from server.telemetry.recorder import RowDigest
+
+    key, key_id, digest = b"k" * 32, "0123456789ab", hashlib.sha256(b"bundle").hexdigest()
+    inner, outer = keyed_states(key)
+    tail, hmac = route_tail(key_id, "cards", digest, "champion", "OK"), RowDigest(key, key_id)
+    writer, x = JournalWriter(home, "decisions"), np.linspace(0.0, 1.0, 10).reshape(1, 10)
+    for i in range(total):
+        if binary:
+            writer.append_in_place(write_record, x, inner, outer, time.time_ns(), 3, 850, 0.5, True,
+                                   f"req-{i:012d}".encode(), b"card-auth", tail)
+        else:
+            writer.append(encode([(time.time_ns(), f"req-{i:012d}", "card-auth", "cards", 3, digest, "champion",
+                                   hmac(x.tobytes()), 0.5, "positive", "OK", 850)]))
+    log = DecisionLog.in_home(home)
+    chainer = JournalChainer(log, writer.path)
+    t0 = time.perf_counter()
+    n = chainer.step()
+    dt = time.perf_counter() - t0
+    writer.close()
+    log.close()
+    if n != total:
+        raise SystemExit(f"chained {n} of {total} records")
     return total / dt
 
 
@@ -84,6 +119,9 @@ def main() -> None:
             total = max(args.records // 10, 1000) if batch == 1 else args.records
             rate = append_rate(Path(tmp) / f"decisions-b{batch}.db", batch, total, args.synchronous)
             rows.append((f"append batch={batch}", total, rate))
+        for binary in (True, False):
+            rate = chain_rate(Path(tmp) / f"chain-{binary}", args.records, binary)
+            rows.append((f"chain {'binary' if binary else 'marshal'}", args.records, rate))
         vrate, n = verify_rate(Path(tmp) / "decisions-b512.db")
         rows.append(("verify decisions", n, vrate))
         lrate, prate = lifecycle_rates(Path(tmp) / "home", args.records // 2)
