@@ -49,6 +49,7 @@ import numpy as np
 JOURNALS = "journals"
 SEGMENT_BYTES = 64 << 20  # a segment is closed past this size; chained segments are deleted
 _HEADER = struct.Struct("<II")
+HEADER_BYTES = _HEADER.size  # <u32 payload length><u32 crc32(payload)>, before every payload
 _SUFFIX = ".seg"
 WRITER_LOCK, CHAINER_LOCK = "writer.lock", "chainer.lock"
 
@@ -133,14 +134,14 @@ def _text(payload: bytes, pos: int) -> tuple[str, int]:
     return payload[pos + _LEN.size:end].decode(), end
 
 
+_MAGIC_BYTE = bytes([RECORD_MAGIC])
+
+
 def decode_payload(payload: bytes) -> list[tuple[Any, ...]]:
     """A frame's payload as wire records: a binary record, or marshal's list."""
     if payload[:1] == _MAGIC_BYTE:
         return [decode_record(payload)]
     return marshal.loads(payload)
-
-
-_MAGIC_BYTE = bytes([RECORD_MAGIC])
 
 
 def encode(records: list[tuple[Any, ...]]) -> bytes:

@@ -16,10 +16,9 @@ import numpy as np
 from numba import njit
 from numba import types as nt
 
-from registry.journal import NO_ROOM, RECORD_FIXED, RECORD_MAGIC
+from registry.journal import HEADER_BYTES, NO_ROOM, RECORD_FIXED, RECORD_MAGIC
 from server.telemetry.hash_kernels import crc32, hmac_into
 
-HEADER = 8  # the frame header: <u32 payload length><u32 crc32(payload)>
 _FIXED = RECORD_FIXED.size
 _MAC_AT = _FIXED - 32
 TOO_LONG = -2
@@ -69,10 +68,10 @@ def write_record(buf: np.ndarray, start: int, room: int, x: np.ndarray, inner: n
     if len(request_id) > _MAX_TEXT or len(caller) > _MAX_TEXT:
         return TOO_LONG
     size = _FIXED + 4 + len(request_id) + len(caller) + len(tail)
-    end = start + HEADER + size
-    if end + HEADER > room:
+    end = start + HEADER_BYTES + size
+    if end + HEADER_BYTES > room:
         return NO_ROOM
-    p = start + HEADER
+    p = start + HEADER_BYTES
     row = np.empty(x.shape[1], dtype=np.float64)
     for j in range(x.shape[1]):
         row[j] = x[0, j]

@@ -46,7 +46,7 @@ from registry.records import DecisionRecord
 from server.errors import Unavailable
 from server.telemetry.chainer_process import ChainerProcess
 from server.telemetry.group_sync import GroupSync
-from server.telemetry.hash_kernels import keyed_states
+from server.telemetry.hash_kernels import keyed_states, padded_keys
 from server.telemetry.record_writer import route_tail, write_record
 
 log = logging.getLogger("scoregate.decisions")
@@ -140,10 +140,6 @@ def _checked_key(text: str, source: str) -> tuple[bytes, str]:
     return key, hashlib.sha256(key).hexdigest()[:12]
 
 
-_IPAD = bytes(b ^ 0x36 for b in range(256))  # RFC 2104 pads, as bytes.translate tables
-_OPAD = bytes(b ^ 0x5C for b in range(256))
-
-
 class RowDigest:
     """HMAC-SHA256(key, row bytes) as "<key id>:<hex>", by RFC 2104 over two pre-keyed SHA-256 states.
 
@@ -153,10 +149,8 @@ class RowDigest:
     A test proves equality with hmac.new for keys and messages of every length class."""
 
     def __init__(self, key: bytes, key_id: str) -> None:
-        block = hashlib.sha256(key).digest() if len(key) > 64 else key  # SHA-256's block is 64 bytes
-        block = block.ljust(64, b"\0")
-        self._inner = hashlib.sha256(block.translate(_IPAD))
-        self._outer = hashlib.sha256(block.translate(_OPAD))
+        inner, outer = padded_keys(key)
+        self._inner, self._outer = hashlib.sha256(inner), hashlib.sha256(outer)
         self._prefix = f"{key_id}:"
 
     def __call__(self, data: bytes) -> str:
