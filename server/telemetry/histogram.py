@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from numba import njit
 
 SUB_BITS = 8
 EXACT = 1 << SUB_BITS  # 256 exact buckets
@@ -42,18 +43,35 @@ def indices(values_us: np.ndarray) -> np.ndarray:
     return np.where(v > MAX_VALUE, OVERFLOW, idx)
 
 
+@njit(nogil=True, cache=True)
+def _count(counts: np.ndarray, values: np.ndarray) -> None:
+    """counts[index(v)] += 1 for each value: `index`, compiled."""
+    for v in values:
+        if v < EXACT:
+            counts[v if v > 0 else 0] += 1
+        elif v > MAX_VALUE:
+            counts[OVERFLOW] += 1
+        else:
+            e, t = 0, v >> SUB_BITS
+            while t:  # e = bit_length(v) - SUB_BITS
+                t >>= 1
+                e += 1
+            counts[EXACT + (e - 1) * HALF + ((v >> e) - HALF)] += 1
+
+
 def record_many(counts: np.ndarray, values_us: np.ndarray) -> None:
-    counts += np.bincount(indices(values_us), minlength=N_BUCKETS)
+    """Count a batch of values in one compiled pass. Why not numpy: `indices` and a bincount are a dozen
+    calls and a 27 KiB temporary per column; in the telemetry drain of a busy gateway, on a cold cache,
+    that took ~140 µs for 200 requests' four stages, several times its cost in a tight loop."""
+    _count(counts, np.ascontiguousarray(values_us, dtype=np.int64))
 
 
 def record_columns(counts: Sequence[np.ndarray], values_us: np.ndarray) -> None:
-    """`record_many(counts[j], values_us[:, j])` for every column of a (rows, k) array, in one vectorised pass
-    (the telemetry drain runs this 20 times a second for four latency stages)."""
-    k = values_us.shape[1]
-    idx = indices(values_us) + np.arange(k, dtype=np.int64) * N_BUCKETS
-    flat = np.bincount(idx.ravel(), minlength=k * N_BUCKETS).reshape(k, N_BUCKETS)
+    """`record_many(counts[j], values_us[:, j])` for every column of a (rows, k) array (the telemetry drain
+    runs this 20 times a second for four latency stages)."""
+    columns = np.ascontiguousarray(np.asarray(values_us, dtype=np.int64).T)
     for j, c in enumerate(counts):
-        c += flat[j]
+        _count(c, columns[j])
 
 
 def bounds(idx: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:

@@ -53,3 +53,15 @@ def test_columns_are_counted_as_each_column_alone(rows: list[tuple[int, int, int
         alone = np.full(h.N_BUCKETS, 7, dtype=np.int64)
         h.record_many(alone, values[:, j])
         assert np.array_equal(together[j], alone)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=-2**40, max_value=2**40), max_size=80))
+def test_the_compiled_count_equals_the_scalar_index(values: list[int]) -> None:
+    """record_many (a Numba pass) counts every value in the bucket the scalar reference `index` names."""
+    counts = np.zeros(h.N_BUCKETS, dtype=np.int64)
+    h.record_many(counts, np.array(values, dtype=np.int64))
+    expected = np.zeros(h.N_BUCKETS, dtype=np.int64)
+    for v in values:
+        expected[h.index(v)] += 1
+    assert np.array_equal(counts, expected)
