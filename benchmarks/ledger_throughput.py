@@ -47,17 +47,17 @@ def chain_rate(home: Path, total: int, binary: bool) -> float:
 
     from registry.chainer import JournalChainer
     from registry.journal import JournalWriter, encode
-    from server.telemetry.hash_kernels import keyed_states
+    from server.telemetry.hash_kernels import keyed_states, new_work
     from server.telemetry.record_writer import route_tail, write_record
     from server.telemetry.recorder import RowDigest
 
     key, key_id, digest = b"k" * 32, "0123456789ab", hashlib.sha256(b"bundle").hexdigest()
-    inner, outer = keyed_states(key)
+    keys, work = keyed_states(key), new_work()
     tail, hmac = route_tail(key_id, "cards", digest, "champion", "OK"), RowDigest(key, key_id)
     writer, x = JournalWriter(home, "decisions"), np.linspace(0.0, 1.0, 10).reshape(1, 10)
     for i in range(total):
         if binary:
-            writer.append_in_place(write_record, x, inner, outer, time.time_ns(), 3, 850, 0.5, True,
+            writer.append_in_place(write_record, x, keys, work, time.time_ns(), 3, 850, 0.5, True,
                                    f"req-{i:012d}".encode(), b"card-auth", tail)
         else:
             writer.append(encode([(time.time_ns(), f"req-{i:012d}", "card-auth", "cards", 3, digest, "champion",

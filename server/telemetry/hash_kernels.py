@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit
 
 _M32 = 0xFFFFFFFF
+MID, SPARE, WORK_WORDS = 88, 92, 96  # `new_work`'s layout
 _K = np.array([
     0x428A2F98, 0x71374491, 0xB5C0FBCF, 0xE9B5DBA5, 0x3956C25B, 0x59F111F1, 0x923F82A4, 0xAB1C5ED5,
     0xD807AA98, 0x12835B01, 0x243185BE, 0x550C7DC3, 0x72BE5D74, 0x80DEB1FE, 0x9BDC06A7, 0xC19BF174,
@@ -49,9 +50,9 @@ def _rotr(x: int, n: int) -> int:
 
 
 @njit(nogil=True, cache=True)
-def compress(state: np.ndarray, block: np.ndarray, at: int) -> None:
-    """One SHA-256 compression of the 64 bytes block[at:at+64] into state (8 words), in place."""
-    w = np.empty(64, dtype=np.int64)
+def compress(state: np.ndarray, block: np.ndarray, at: int, w: np.ndarray) -> None:
+    """One SHA-256 compression of the 64 bytes block[at:at+64] into state (8 words), in place; w: 64 words
+    of scratch."""
     for i in range(16):
         j = at + 4 * i
         w[i] = (np.int64(block[j]) << 24) | (np.int64(block[j + 1]) << 16) | (np.int64(block[j + 2]) << 8) \
@@ -76,14 +77,17 @@ def compress(state: np.ndarray, block: np.ndarray, at: int) -> None:
 
 
 @njit(nogil=True, cache=True)
-def finish(state: np.ndarray, done: int, msg: np.ndarray, n: int, out: np.ndarray, at: int) -> None:
+def finish(state: np.ndarray, done: int, msg: np.ndarray, n: int, out: np.ndarray, at: int,
+           work: np.ndarray) -> None:
     """Hash msg[:n] onto a state that has already absorbed `done` bytes (a multiple of 64), pad, and write
-    the 32-byte digest to out[at:at+32]. `state` is not modified."""
-    s = state.copy()
+    the 32-byte digest to out[at:at+32]. `state` is not modified; `work` is scratch (`new_work`), and msg
+    may lie in its MID words."""
+    w, s, tail = work[:64], work[64:72], work[72:88].view(np.uint8)
+    s[:] = state
     full = n - n % 64
     for i in range(0, full, 64):
-        compress(s, msg, i)
-    tail = np.zeros(128, dtype=np.uint8)
+        compress(s, msg, i, w)
+    tail[:] = 0
     rest = n - full
     tail[:rest] = msg[full:n]
     tail[rest] = 0x80
@@ -91,20 +95,20 @@ def finish(state: np.ndarray, done: int, msg: np.ndarray, n: int, out: np.ndarra
     bits = (done + n) * 8
     for i in range(8):
         tail[size - 1 - i] = (bits >> (8 * i)) & 0xFF
-    compress(s, tail, 0)
+    compress(s, tail, 0, w)
     if size == 128:
-        compress(s, tail, 64)
+        compress(s, tail, 64, w)
     for i in range(8):
         for k in range(4):
             out[at + 4 * i + k] = (s[i] >> (24 - 8 * k)) & 0xFF
 
 
 @njit(nogil=True, cache=True)
-def hmac_into(inner: np.ndarray, outer: np.ndarray, msg: np.ndarray, n: int, out: np.ndarray, at: int) -> None:
+def hmac_into(keys: np.ndarray, msg: np.ndarray, n: int, out: np.ndarray, at: int, work: np.ndarray) -> None:
     """HMAC-SHA256 of msg[:n] into out[at:at+32], from the pre-keyed states of `keyed_states`."""
-    mid = np.empty(32, dtype=np.uint8)
-    finish(inner, 64, msg, n, mid, 0)
-    finish(outer, 64, mid, 32, out, at)
+    mid = work[MID:MID + 4].view(np.uint8)
+    finish(keys[:8], 64, msg, n, mid, 0, work)
+    finish(keys[8:], 64, mid, 32, out, at, work)
 
 
 @njit(nogil=True, cache=True)
@@ -126,12 +130,18 @@ def padded_keys(key: bytes) -> tuple[bytes, bytes]:
     return block.translate(IPAD), block.translate(OPAD)
 
 
-def keyed_states(key: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """The SHA-256 states after absorbing K^ipad and K^opad: hashed once per key, then every HMAC starts
-    from them."""
+def keyed_states(key: bytes) -> np.ndarray:
+    """The SHA-256 states after absorbing K^ipad and K^opad (16 words: inner, then outer), hashed once per
+    key; every HMAC starts from them."""
     states = []
     for padded in padded_keys(key):
         s = IV.copy()
-        compress(s, np.frombuffer(padded, dtype=np.uint8), 0)
+        compress(s, np.frombuffer(padded, dtype=np.uint8), 0, np.empty(64, dtype=np.int64))
         states.append(s)
-    return states[0], states[1]
+    return np.concatenate(states)
+
+
+def new_work() -> np.ndarray:
+    """Scratch for the kernels here, so a record allocates nothing: 64 schedule words, 8 state words, a
+    128-byte padded tail, a 32-byte inner digest (MID) and one word for the caller (SPARE). One per thread."""
+    return np.zeros(WORK_WORDS, dtype=np.int64)

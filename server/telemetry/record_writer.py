@@ -17,7 +17,7 @@ from numba import njit
 from numba import types as nt
 
 from registry.journal import HEADER_BYTES, NO_ROOM, RECORD_FIXED, RECORD_MAGIC
-from server.telemetry.hash_kernels import crc32, hmac_into
+from server.telemetry.hash_kernels import SPARE, crc32, hmac_into
 
 _FIXED = RECORD_FIXED.size
 _MAC_AT = _FIXED - 32
@@ -26,7 +26,7 @@ _TEXT = nt.Bytes(nt.uint8, 1, "C", readonly=True)
 # One signature, compiled (or loaded from Numba's cache) at import: the codecs give every request float64
 # rows in C order; anything else raises TypeError instead of compiling on a live request.
 _SIGNATURE = nt.int64(nt.uint8[::1], nt.int64, nt.int64, nt.float64[:, ::1], nt.int64[::1], nt.int64[::1],
-                      nt.int64, nt.int64, nt.int64, nt.float64, nt.boolean, _TEXT, _TEXT, _TEXT)
+                      nt.int64, nt.int64, nt.int64, nt.float64, nt.boolean, _TEXT, _TEXT, _TEXT)  # noqa: E501
 _MAX_TEXT = 0xFFFF
 
 
@@ -58,13 +58,14 @@ def _put_text(buf: np.ndarray, at: int, text: bytes) -> int:
 
 
 @njit(_SIGNATURE, nogil=True, cache=True)
-def write_record(buf: np.ndarray, start: int, room: int, x: np.ndarray, inner: np.ndarray, outer: np.ndarray,
+def write_record(buf: np.ndarray, start: int, room: int, x: np.ndarray, keys: np.ndarray, work: np.ndarray,
                  time_ns: int, version: int, latency_us: int, output: float, positive: bool,
                  request_id: bytes, caller: bytes, tail: bytes) -> int:
     """Frame one record at buf[start:]: payload first, header last (a reader that sees a length sees a frame
-    whose CRC it can check). The input digest is HMAC-SHA256 over the row x[0] as little-endian float64
-    bytes. Returns the frame's end, NO_ROOM if it would not leave room for the zero header that ends the
-    data before `room`, TOO_LONG if a string exceeds 65,535 bytes."""
+    whose CRC it can check). The input digest is HMAC-SHA256 (`keys` from hash_kernels.keyed_states) over
+    the row x[0] as little-endian float64 bytes; `work` is hash_kernels.new_work() scratch, so nothing is
+    allocated. Returns the frame's end, NO_ROOM if it would not leave room for the zero header that ends
+    the data before `room`, TOO_LONG if a string exceeds 65,535 bytes."""
     if len(request_id) > _MAX_TEXT or len(caller) > _MAX_TEXT:
         return TOO_LONG
     size = _FIXED + 4 + len(request_id) + len(caller) + len(tail)
@@ -72,18 +73,15 @@ def write_record(buf: np.ndarray, start: int, room: int, x: np.ndarray, inner: n
     if end + HEADER_BYTES > room:
         return NO_ROOM
     p = start + HEADER_BYTES
-    row = np.empty(x.shape[1], dtype=np.float64)
-    for j in range(x.shape[1]):
-        row[j] = x[0, j]
-    nums = np.empty(1, dtype=np.float64)
-    nums[0] = output if np.isfinite(output) else np.nan
+    bits = work[SPARE:SPARE + 1]
+    bits.view(np.float64)[0] = output if np.isfinite(output) else np.nan
     buf[p] = RECORD_MAGIC
     _put_int(buf, p + 1, time_ns, 8)
     _put_int(buf, p + 9, version, 8)
     _put_int(buf, p + 17, latency_us, 8)
-    _put_int(buf, p + 25, nums.view(np.int64)[0], 8)
+    _put_int(buf, p + 25, bits[0], 8)
     buf[p + 33] = 1 if positive else 0
-    hmac_into(inner, outer, row.view(np.uint8), 8 * x.shape[1], buf, p + _MAC_AT)
+    hmac_into(keys, x[0].view(np.uint8), 8 * x.shape[1], buf, p + _MAC_AT, work)
     q = _put_text(buf, p + _FIXED, request_id)
     q = _put_text(buf, q, caller)
     for i in range(len(tail)):

@@ -46,7 +46,7 @@ from registry.records import DecisionRecord
 from server.errors import Unavailable
 from server.telemetry.chainer_process import ChainerProcess
 from server.telemetry.group_sync import GroupSync
-from server.telemetry.hash_kernels import keyed_states, padded_keys
+from server.telemetry.hash_kernels import keyed_states, new_work, padded_keys
 from server.telemetry.record_writer import route_tail, write_record
 
 log = logging.getLogger("scoregate.decisions")
@@ -181,7 +181,7 @@ class DecisionRecorder:
         self._durable, self._interval = config.durability()
         self._digest = RowDigest(key, key_id)
         self._key_id = key_id
-        self._inner, self._outer = keyed_states(key)
+        self._keys, self._work = keyed_states(key), new_work()  # work: the event loop's scratch
         self._tails: dict[tuple[str, int, str], bytes] = {}  # the binary record's constant strings per route
         self._loop = loop
         self._journal: JournalWriter | None = None
@@ -260,7 +260,7 @@ class DecisionRecorder:
         if journal is None:
             return None
         try:
-            end = journal.append_in_place(write_record, x, self._inner, self._outer, time.time_ns(), version,
+            end = journal.append_in_place(write_record, x, self._keys, self._work, time.time_ns(), version,
                                           latency_us, output, positive, request_id.encode(), caller.encode(), tail)
         except TypeError:
             return _GENERAL

@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 
 from registry.decisions import DecisionLog
 from registry.journal import JournalWriter, decode_record, encode, read_frames, segment_path, segments
-from server.telemetry.hash_kernels import keyed_states
+from server.telemetry.hash_kernels import keyed_states, new_work
 from server.telemetry.record_writer import TOO_LONG, route_tail, write_record
 from server.telemetry.recorder import DecisionRecorder, RecorderConfig, RowDigest
 
 KEY, KEY_ID = b"k" * 32, "kid-1"
-INNER, OUTER = keyed_states(KEY)
+KEYS, WORK = keyed_states(KEY), new_work()
 text = st.text(max_size=30)
 floats = st.floats(allow_nan=True, allow_infinity=True)
 
@@ -35,7 +35,7 @@ def general(t: int, rid: str, caller: str, model: str, version: int, digest: str
 
 def write(w: JournalWriter, t: int, rid: str, caller: str, model: str, version: int, digest: str, route: str,
           row: np.ndarray, output: float, positive: bool, latency: int) -> int:
-    return w.append_in_place(write_record, row, INNER, OUTER, t, version, latency, output, positive, rid.encode(),
+    return w.append_in_place(write_record, row, KEYS, WORK, t, version, latency, output, positive, rid.encode(),
                              caller.encode(), route_tail(KEY_ID, model, digest, route, "OK"))
 
 
@@ -91,7 +91,7 @@ def test_a_string_too_long_for_the_layout_writes_nothing(tmp_path: Path) -> None
 @pytest.mark.parametrize("cut", [1, 10, 70, 150])
 def test_a_malformed_binary_record_is_an_error_not_a_record(cut: int) -> None:
     w = np.zeros(512, dtype=np.uint8)
-    end = write_record(w, 0, 512, np.zeros((1, 3)), INNER, OUTER, 1, 1, 1, 0.5, True, b"r", b"c",
+    end = write_record(w, 0, 512, np.zeros((1, 3)), KEYS, WORK, 1, 1, 1, 0.5, True, b"r", b"c",
                        route_tail(KEY_ID, "m", "d", "champion", "OK"))
     payload = w[8:end].tobytes()
     assert decode_record(payload)[1] == "r"
