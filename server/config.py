@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from compiler.errors import InvalidInput
-from server.telemetry.recorder import RecorderConfig
+from server.telemetry.recorder_config import RecorderConfig
 
 ENV_PREFIX = "SCOREGATE_SERVE_"
 

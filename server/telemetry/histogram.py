@@ -35,7 +35,8 @@ def index(value_us: int) -> int:
 
 
 def indices(values_us: np.ndarray) -> np.ndarray:
-    """Vectorised `index` for a batch of values."""
+    """Vectorised `index` for a batch of values, in numpy: an independent reference the tests check the
+    compiled count (`record_many`) against."""
     v = np.clip(np.asarray(values_us, dtype=np.int64), 0, None)
     _, bits = np.frexp(v.astype(np.float64))  # bit length, exact below 2^53
     e = np.maximum(bits - SUB_BITS, 0)

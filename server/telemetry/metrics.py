@@ -8,10 +8,10 @@ status count and a Numba drift call) cost ~25 µs of event-loop time per request
 per-call overhead, where a drain costs ~2 µs per request. Drains run under a lock: on the event loop every
 50 ms (`drain_on`: ~0.4 ms at the ceiling; a second's worth drained at once on another thread held the GIL
 ~5 ms) and in every read (`state`, including the snapshot thread's), so what a reader sees is exact and
-complete; the request path drains only if a queue passes PENDING_MAX, and then only if nobody else is draining. Error
-counts, shed and expired stay immediate (single writer: the event loop). A background thread snapshots
-the counters every second into the run directory (`<home>/telemetry/<run>/<worker>.npz`, atomic
-rename); a reader sums its own live counters with the other workers' latest snapshots, so with
+complete; the request path drains only if a queue passes PENDING_MAX, and then only if nobody else is
+draining. Error counts, shed and expired stay immediate (single writer: the event loop). A background
+thread snapshots the counters every second into the run directory (`<home>/telemetry/<run>/<worker>.npz`,
+atomic rename); a reader sums its own live counters with the other workers' latest snapshots, so with
 `--workers N` every figure covers all workers (other workers' figures are at most one snapshot interval
 old). Injected, never global: tests build their own.
 """
@@ -199,6 +199,7 @@ class Aggregate:
 
 class Telemetry:
     DRAIN_S = 0.05
+
     def __init__(self, run_dir: Path | None, worker: str, clock: Callable[[], float] = time.time,
                  snapshot_interval_s: float = 1.0) -> None:
         self.run_dir = run_dir
