@@ -1,5 +1,5 @@
 """SHA-256, HMAC-SHA256 and CRC-32 as Numba kernels, bit-identical to hashlib, hmac and zlib (property-tested
-in tests/test_hash_kernels.py).
+in tests/unit/telemetry/test_hash_kernels.py).
 
 Why: a gateway writes one decision record per request, and through hashlib and zlib that takes about
 fifteen Python-level calls (two state copies, updates, digests, hex, crc32, pack, a slice store), each of
