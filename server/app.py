@@ -23,7 +23,7 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from server.api.v1 import admin_pb2, admin_pb2_grpc, scoring_pb2, scoring_pb2_grpc
-from server.batching.batcher import BatchConfig, BatchStats
+from server.batching.batcher import BatchConfig
 from server.config import ServeConfig
 from server.control.guard import Guard, read_published
 from server.control.rollout import Rollouts
@@ -33,7 +33,7 @@ from server.routing.table import RoutingTable
 from server.rpc.admin import AdminAuth, AdminServicer
 from server.rpc.auth import BearerTokenInterceptor
 from server.rpc.scoring import ScoringServicer
-from server.runtime.runner import ModelRunner, RunnerKey
+from server.runtime.runner import ModelRunner
 from server.security import admin_tokens
 from server.telemetry.alerts import DriftThresholds, DriftWatch
 from server.telemetry.metrics import Telemetry
@@ -206,12 +206,6 @@ class Gateway:
             k = runner.key
             runner.metrics = self.telemetry.runner((k.model, k.version, k.digest), runner.schema, runner.drift_ref)
 
-    def _on_batch(self, key: RunnerKey, stats: BatchStats) -> None:
-        if self.telemetry is not None:
-            m = self.telemetry.runners.get((key.model, key.version, key.digest))
-            if m is not None:
-                m.batch(stats.rows)
-
     def _start_recorder(self, loop: asyncio.AbstractEventLoop) -> None:
         rc = self.config.recorder_config()
         if rc.rate() <= 0.0:
@@ -258,7 +252,7 @@ class Gateway:
         runtime = RuntimeConfig(BatchConfig(cfg.max_batch_size, cfg.max_wait_us, cfg.max_queue, cfg.inline_max_rows),
                                 cfg.intra_op_threads, cfg.max_rows, cfg.poll_interval_ms / 1000.0)
         self._watcher = RoutingWatcher(self.source, self._install, lambda: self.core.table, loop, self._executor,
-                                       runtime, on_batch=self._on_batch, attach=self._attach,
+                                       runtime, attach=self._attach,
                                        shadow_executor=self._shadow_executor)
         # load + warm before the port accepts anything: with SO_REUSEPORT a starting worker must not take
         # connections it cannot serve yet

@@ -54,16 +54,6 @@ class Served(NamedTuple):
     infer_s: float
 
 
-@dataclass(frozen=True)
-class BatchStats:
-    """What one executed batch looked like (for latency/size counters; filled per batch, not per request)."""
-
-    rows: int
-    requests: int
-    queue_wait_s: float  # oldest request's wait
-    compute_s: float
-
-
 class _Item:
     __slots__ = ("x", "future", "deadline", "queued_at")
 
@@ -76,11 +66,10 @@ class _Item:
 
 class Batcher:
     def __init__(self, compute: Callable[[np.ndarray], Timed], config: BatchConfig,
-                 executor: Executor | None, on_batch: Callable[[BatchStats], None] | None = None) -> None:
+                 executor: Executor | None) -> None:
         self._compute = compute
         self._config = config
         self._executor = executor
-        self._on_batch = on_batch
         self._queue: deque[_Item] = deque()
         self._queued_rows = 0
         self._wake = asyncio.Event()
@@ -159,10 +148,7 @@ class Batcher:
         return items
 
     def _compute_now(self, x: np.ndarray) -> Served:
-        started = time.monotonic()
         timed = self._compute(x)
-        if self._on_batch is not None:
-            self._on_batch(BatchStats(x.shape[0], 1, 0.0, time.monotonic() - started))
         return Served(timed.scores, 0.0, timed.transform_s, timed.infer_s)
 
     async def _execute(self, items: list[_Item]) -> None:
@@ -181,7 +167,6 @@ class Batcher:
             return
         finally:
             self._busy = False
-        done = time.monotonic()
         offset = 0
         scores = timed.scores
         for it in items:
@@ -190,5 +175,3 @@ class Batcher:
                 it.future.set_result(Served(scores[offset:offset + n], started - it.queued_at, timed.transform_s,
                                             timed.infer_s))
             offset += n
-        if self._on_batch is not None:
-            self._on_batch(BatchStats(x.shape[0], len(items), started - items[0].queued_at, done - started))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
 from compiler.bundle import Bundle
-from server.batching.batcher import BatchConfig, Batcher, BatchStats
+from server.batching.batcher import BatchConfig, Batcher
 from server.routing.shadow import ShadowLane
 from server.routing.table import Arm, ModelRoutes, RoutingTable
 from server.runtime.runner import ModelRunner, RunnerKey
@@ -44,7 +44,6 @@ class RuntimeConfig:
 class RoutingWatcher:
     def __init__(self, source: RoutingSource, install: Callable[[RoutingTable], None], current: Callable[[], RoutingTable],
                  loop: asyncio.AbstractEventLoop, executor: Executor, config: RuntimeConfig,
-                 on_batch: Callable[[RunnerKey, BatchStats], None] | None = None,
                  attach: Callable[[ModelRunner], None] | None = None,
                  shadow_executor: Executor | None = None) -> None:
         self._source = source
@@ -53,7 +52,6 @@ class RoutingWatcher:
         self._loop = loop
         self._executor = executor
         self._config = config
-        self._on_batch = on_batch
         self._attach = attach  # gives a new runner its metrics before it serves
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -173,11 +171,7 @@ class RoutingWatcher:
     def _arm(self, runner: ModelRunner, arms: dict[RunnerKey, Arm]) -> Arm:
         arm = arms.get(runner.key)
         if arm is None:
-            on_batch = None
-            if self._on_batch is not None:
-                hook, key = self._on_batch, runner.key
-                on_batch = lambda stats: hook(key, stats)  # noqa: E731
-            batcher = Batcher(runner.run_timed, self._config.batch, self._executor, on_batch)
+            batcher = Batcher(runner.run_timed, self._config.batch, self._executor)
             batcher.start()
             arm = Arm(runner, batcher)
             arms[runner.key] = arm

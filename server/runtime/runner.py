@@ -53,14 +53,14 @@ class ModelRunner:
         return predict_scores(self.session, self.program.transform(x), self._in, self._out, self._pos)
 
     def run_timed(self, x: np.ndarray) -> Timed:
-        """`run` with each stage timed, and the batch counted into the drift counters (on this thread)."""
+        """`run` with each stage timed, and the batch queued for the batch-size and drift counters."""
         t0 = time.perf_counter()
         features = self.program.transform(x)
         t1 = time.perf_counter()
         scores = predict_scores(self.session, features, self._in, self._out, self._pos)
         t2 = time.perf_counter()
         if self.metrics is not None:
-            self.metrics.drift(x, scores)
+            self.metrics.batch(x, scores)
         return Timed(scores, t1 - t0, t2 - t1)
 
     def check(self, x: np.ndarray) -> None:

@@ -1,19 +1,19 @@
 """The metric set: per model version, latency histograms (route x stage), outcome counts, batch sizes,
 shed / expired counts and drift counters — cheap to update, exact, and summed across worker processes.
 
-The request path only queues what it saw (`served`: four ints appended to an int64 array; `batch`, `drift`:
-a deque append; each one C call, so thread-safe without a lock); a drain turns the queues into counts with
-Numba passes over all queued values. Why: counting each request as it came (four histogram increments, a
-status count and a Numba drift call) cost ~25 µs of event-loop time per request on a busy gateway, mostly
-per-call overhead, where a drain costs ~2 µs per request. Drains run under a lock: on the event loop every
-50 ms (`drain_on`: ~0.4 ms at the ceiling; a second's worth drained at once on another thread held the GIL
-~5 ms) and in every read (`state`, including the snapshot thread's), so what a reader sees is exact and
-complete; the request path drains only if a queue passes PENDING_MAX, and then only if nobody else is
-draining. Error counts, shed and expired stay immediate (single writer: the event loop). A background
-thread snapshots the counters every second into the run directory (`<home>/telemetry/<run>/<worker>.npz`,
-atomic rename); a reader sums its own live counters with the other workers' latest snapshots, so with
-`--workers N` every figure covers all workers (other workers' figures are at most one snapshot interval
-old). Injected, never global: tests build their own.
+The request path only queues what it saw (`served`: four ints appended to an int64 array; `batch`: the
+computed batch, by reference, to a deque; each one C call, so thread-safe without a lock); a drain turns the
+queues into counts with Numba passes over all queued values (batch sizes included). Why: counting each request
+as it came (four histogram increments, a status count and a Numba drift call) cost ~25 µs of event-loop time
+per request on a busy gateway, mostly per-call overhead, where a drain costs ~2 µs per request. Drains run
+under a lock: on the event loop every 50 ms (`drain_on`: ~0.4 ms at the ceiling; a second's worth drained at
+once on another thread held the GIL ~5 ms) and in every read (`state`, including the snapshot thread's), so
+what a reader sees is exact and complete; the request path drains only if a queue passes PENDING_MAX, and then
+only if nobody else is draining. Error counts, shed and expired stay immediate (single writer: the event
+loop). A background thread snapshots the counters every second into the run directory
+(`<home>/telemetry/<run>/<worker>.npz`, atomic rename); a reader sums its own live counters with the other
+workers' latest snapshots, so with `--workers N` every figure covers all workers (other workers' figures are
+at most one snapshot interval old). Injected, never global: tests build their own.
 """
 
 from __future__ import annotations
@@ -59,8 +59,7 @@ class RunnerMetrics:
         self.score_grid = np.zeros(GRID, dtype=np.int64)  # for canary vs champion PSI (comparison.py)
         self.shadow = ShadowCounters()  # when this version runs as a shadow
         self._served: dict[str, array[int]] = {}  # per route: STAGES latencies, four int64 per request
-        self._batches: deque[int] = deque()
-        self._drift: deque[tuple[np.ndarray, np.ndarray]] = deque()
+        self._batches: deque[tuple[np.ndarray, np.ndarray]] = deque()  # computed batches: rows, scores
         self._ok: Counter[str] = Counter()  # written by drains only
         self._lock = threading.Lock()  # one drain at a time; never taken blocking on the request path
         layout.count(np.zeros((1, len(layout.names))), np.zeros(1), np.zeros(layout.width, dtype=np.int64))  # compile
@@ -75,15 +74,10 @@ class RunnerMetrics:
         if len(q) > 4 * self.PENDING_MAX:
             self.drain(wait=False)
 
-    def batch(self, rows: int) -> None:
+    def batch(self, x: np.ndarray, scores: np.ndarray) -> None:
+        """A computed batch (any thread), for the batch-size and drift counters; held by reference (callers
+        never mutate it afterwards)."""
         q = self._batches
-        q.append(rows)
-        if len(q) > self.PENDING_MAX:
-            self.drain(wait=False)
-
-    def drift(self, x: np.ndarray, scores: np.ndarray) -> None:
-        """A computed batch (held by reference: callers never mutate it afterwards)."""
-        q = self._drift
         q.append((x, scores))
         if len(q) > self.PENDING_MAX:
             self.drain(wait=False)
@@ -109,14 +103,17 @@ class RunnerMetrics:
 
     def _drain_locked(self) -> None:
         self._drain_served()
-        sizes = _take(self._batches)
-        if sizes:
-            hist.record_many(self.batch_rows, np.array(sizes, dtype=np.int64))
-        items = _take(self._drift)
-        if items:
-            x = items[0][0] if len(items) == 1 else np.concatenate([i[0] for i in items])
-            scores = items[0][1] if len(items) == 1 else np.concatenate([i[1] for i in items])
-            self.drift_counter.record(x, scores, self.score_grid)
+        self._drain_batches()
+
+    def _drain_batches(self) -> None:
+        q = self._batches
+        items = [q.popleft() for _ in range(len(q))]  # producers may append meanwhile: the next drain's
+        if not items:
+            return
+        hist.record_many(self.batch_rows, np.array([s.shape[0] for _, s in items], dtype=np.int64))
+        x = items[0][0] if len(items) == 1 else np.concatenate([i[0] for i in items])
+        scores = items[0][1] if len(items) == 1 else np.concatenate([i[1] for i in items])
+        self.drift_counter.record(x, scores, self.score_grid)
 
     def _drain_served(self) -> None:
         for route, q in list(self._served.items()):
@@ -149,11 +146,6 @@ class RunnerMetrics:
                 "slices": d.slices.copy(), "stamps": d.stamps.copy(), "total": d.total.copy(),
                 "score_grid": self.score_grid.copy(), "shadow_counts": self.shadow.counts.copy(),
                 "shadow_delta": self.shadow.delta.copy()}
-
-
-def _take(q: deque[Any]) -> list[Any]:
-    """What is queued now, in order (producers may append meanwhile: those wait for the next drain)."""
-    return [q.popleft() for _ in range(len(q))]
 
 
 @dataclass

@@ -46,14 +46,14 @@ from server.errors import Unavailable
 from server.telemetry.chainer_process import ChainerProcess
 from server.telemetry.group_sync import GroupSync
 from server.telemetry.hash_kernels import keyed_states, new_work, padded_keys
-from server.telemetry.record_writer import route_tail, write_record
+from server.telemetry.record_writer import TOO_LONG, route_tail, write_record
 from server.telemetry.recorder_config import RecorderConfig
 
 log = logging.getLogger("scoregate.decisions")
 KEY_FILE = "decision.key"
 _F8 = np.dtype("<f8")  # the digest covers the little-endian float64 bytes of the row
 MIN_KEY_BYTES = 16
-_GENERAL = object()  # _record_one: this record takes the general (marshal) path
+_MISSING = object()  # DecisionRecorder._tails: not looked at yet
 _LITTLE_ENDIAN = sys.byteorder == "little"  # the one-call writer digests the row's bytes as they lie in memory
 
 
@@ -141,7 +141,8 @@ class DecisionRecorder:
         self._digest = RowDigest(key, key_id)
         self._key_id = key_id
         self._keys, self._work = keyed_states(key), new_work()  # work: the event loop's scratch
-        self._tails: dict[tuple[str, int, str], bytes] = {}  # the binary record's constant strings per route
+        self._tails: dict[tuple[str, int, str], bytes | None] = {}  # the binary record's constant strings per route
+        self._fast_backlog = min(self._escalate_at, self._queue_max)  # `record` frames in one call below this
         self._loop = loop
         self._journal: JournalWriter | None = None
         self._syncer: GroupSync | None = None
@@ -178,16 +179,49 @@ class DecisionRecorder:
                x: np.ndarray | None, scores: np.ndarray | None, decisions: np.ndarray | None, status: str,
                latency_us: int) -> asyncio.Future | None:
         """One request's records (one per row; a batch call's rows are `<request id>/<row>`), journaled now.
-        Returns what `add` returns. Written for the single-row case: once per request on the event loop."""
+        Returns what `add` returns. Runs once per request on the event loop, so the common case (one row
+        answered OK, the journal well within its bound) is framed here by one compiled call
+        (server/telemetry/record_writer.py) with no further Python call; anything else, or a record that
+        call declines (a row not float64 in C order, a string over 64 KiB), takes `_record_general`."""
         if self._rate < 1.0 and not self.keep(request_id):
             return None
-        n = x.shape[0] if x is not None and x.ndim == 2 and x.size else 0
-        if n == 1 and decisions is not None and status == "OK" and _LITTLE_ENDIAN:
-            future = self._record_one(request_id, caller, model, version, digest, route, x, scores.item(0),
-                                      decisions.item(0), latency_us)
-            if future is not _GENERAL:
-                return future
+        if decisions is not None and x.shape[0] == 1 and status == "OK":  # type: ignore[union-attr]
+            tail = self._tails.get((model, version, route), _MISSING)
+            if tail is _MISSING:
+                tail = self._tail(model, version, digest, route)
+            journal = self._journal
+            if (tail is not None and journal is not None and not self._stop
+                    and self.journaled - self._chainer.chained < self._fast_backlog):  # type: ignore[union-attr]
+                try:
+                    end = journal.append_in_place(write_record, x, self._keys, self._work, time.time_ns(), version,
+                                                  latency_us, scores.item(0), decisions.item(0),  # type: ignore[union-attr]
+                                                  request_id.encode(), caller.encode(), tail)
+                except TypeError:
+                    end = TOO_LONG
+                except Exception as exc:  # noqa: BLE001 - as in add
+                    raise self._failed(1, exc) from None
+                if end >= 0:
+                    self.journaled += 1
+                    self.frames += 1
+                    return self._syncer.group() if self._syncer is not None else None
+        return self._record_general(request_id, caller, model, version, digest, route, x, scores, decisions, status,
+                                    latency_us)
+
+    def _tail(self, model: str, version: int, digest: str, route: str) -> bytes | None:
+        """The route's constant strings for the one-call writer, cached; None (also cached): never one call."""
+        try:
+            tail = route_tail(self._key_id, model, digest, route, "OK") if _LITTLE_ENDIAN else None
+        except ValueError:
+            tail = None
+        self._tails[(model, version, route)] = tail
+        return tail
+
+    def _record_general(self, request_id: str, caller: str, model: str, version: int, digest: str, route: str,
+                        x: np.ndarray | None, scores: np.ndarray | None, decisions: np.ndarray | None, status: str,
+                        latency_us: int) -> asyncio.Future | None:
+        """`record` as a marshal frame through `add`: rejections, batch calls and whatever `record` declined."""
         now = time.time_ns()
+        n = x.shape[0] if x is not None and x.ndim == 2 and x.size else 0
         if n <= 1:
             out = scores.item(0) if scores is not None else None
             return self.add([(now, request_id, caller, model, version, digest, route,
@@ -203,33 +237,6 @@ class DecisionRecorder:
                           ("positive" if flags[i] else "negative") if flags is not None else None, status,
                           latency_us)
                          for i in range(n)])
-
-    def _record_one(self, request_id: str, caller: str, model: str, version: int, digest: str, route: str,
-                    x: np.ndarray, output: float, positive: bool, latency_us: int) -> Any:
-        """The common case, one row answered OK, framed by one compiled call (server/telemetry/record_writer.py).
-        Returns `_GENERAL` when the record needs the general path (a row not float64 in C order, a string
-        over 64 KiB)."""
-        tail = self._tails.get((model, version, route))
-        if tail is None:
-            try:
-                tail = self._tails[(model, version, route)] = route_tail(self._key_id, model, digest, route, "OK")
-            except ValueError:
-                return _GENERAL
-        journal = self._admit(1)
-        if journal is None:
-            return None
-        try:
-            end = journal.append_in_place(write_record, x, self._keys, self._work, time.time_ns(), version,
-                                          latency_us, output, positive, request_id.encode(), caller.encode(), tail)
-        except TypeError:
-            return _GENERAL
-        except Exception as exc:  # noqa: BLE001 - as in add
-            raise self._failed(1, exc) from None
-        if end < 0:
-            return _GENERAL
-        self.journaled += 1
-        self.frames += 1
-        return self._syncer.group() if self._syncer is not None else None
 
     def _hmac(self, x: np.ndarray) -> str:
         """`digest` of one row given as a row or a (1, n) array: tobytes is C order whatever the layout."""

@@ -43,7 +43,7 @@ t = Telemetry(run_dir, name)
 m = t.runner(("m", 1, "d" * 64), schema, ref)
 for i in range(n):
     m.served("champion", 1, 2, 3, 100 + i)
-m.drift(np.full((n, 1), 0.25), np.full(n, 0.75, dtype=np.float32))
+m.batch(np.full((n, 1), 0.25), np.full(n, 0.75, dtype=np.float32))
 t.close()
 """
 
@@ -71,8 +71,7 @@ def test_prometheus_exposition_parses_and_buckets_are_cumulative(tmp_path: Path)
     for v in (50, 150, 900, 20_000, 3_000_000):
         m.served("canary", 1, 2, 3, v)
     m.count("canary", "INVALID_ARGUMENT")
-    m.batch(8)
-    m.drift(np.array([[0.1], [0.9]]), np.array([0.2, 0.8], dtype=np.float32))
+    m.batch(np.array([[0.1], [0.9]]), np.array([0.2, 0.8], dtype=np.float32))
     text = generate_latest(registry_for(t)).decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
     buckets = [s for s in families["scoregate_request_duration_seconds"].samples
@@ -103,8 +102,7 @@ def test_queued_counts_are_exact_under_concurrent_drains() -> None:
     def produce(k: int) -> None:
         for i, v in enumerate(per_thread[k].tolist()):
             m.served("champion" if i % 4 else "canary", 1, 2, 3, v)
-            m.batch(1)
-            m.drift(xs[k][i:i + 1], np.array([0.75], dtype=np.float32))
+            m.batch(xs[k][i:i + 1], np.array([0.75], dtype=np.float32))
 
     def read() -> None:
         while not stop.is_set():
@@ -142,9 +140,9 @@ def test_the_event_loop_drains_the_queues_without_a_reader() -> None:
         t.drain_on(asyncio.get_running_loop())
         for v in range(100):
             m.served("champion", 1, 2, 3, v)
-        m.drift(np.array([[0.1], [0.9]]), np.array([0.2, 0.8], dtype=np.float32))
+        m.batch(np.array([[0.1], [0.9]]), np.array([0.2, 0.8], dtype=np.float32))
         await asyncio.sleep(t.DRAIN_S * 3)
-        assert not any(m._served.values()) and not m._drift  # counted by the loop's own drain, not by a read
+        assert not any(m._served.values()) and not m._batches  # counted by the loop's own drain, not by a read
         (_, bins, _, _), (_, sbins, _, _) = m.layout.split(m.drift_counter.total)
         assert m._ok["champion"] == 100 and bins.tolist() == [1, 1] and sbins.tolist() == [1, 1]
         t.close()
