@@ -59,6 +59,16 @@ def _find(run: dict[str, Any], scenario: str, label: str, point: float) -> dict[
     return next((r for r in runs if r["point"] == point), None)
 
 
+def _paired(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """The spread behind a pooled p99 ratio: a/b per round (the two series ran back to back in each round).
+    Shown beside the verdict, which stays on the pooled figures."""
+    pairs = [x / y for x, y in zip(a.get("round_p99_us", []), b.get("round_p99_us", [])) if y]
+    if len(pairs) < 2:
+        return ""
+    return (f"; per round: median {float(np.median(pairs)):.2f}x, {min(pairs):.2f}x to {max(pairs):.2f}x "
+            f"over {len(pairs)} rounds")
+
+
 def check_goals(run: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's goals, evaluated on this run's figures where the run has them."""
     goals = []
@@ -91,7 +101,7 @@ def check_goals(run: dict[str, Any]) -> list[dict[str, Any]]:
                       "measured": f"{cost:.1%} ({on['rps']:.0f} vs {off['rps']:.0f} rps)"})
         p99 = on["p99_us"] / off["p99_us"]
         goals.append({"goal": "telemetry + decision records cost <= 10% p99 at c=64", "met": p99 <= 1.10,
-                      "measured": f"{p99:.2f}x ({on['p99_us']:.0f} vs {off['p99_us']:.0f} us)"})
+                      "measured": f"{p99:.2f}x ({on['p99_us']:.0f} vs {off['p99_us']:.0f} us){_paired(on, off)}"})
     base = _find(run, "rollout", "champion only", 0.5)
     for label in ("canary 10% + shadow 100%", "canary 10% + 10x slower shadow"):
         r = _find(run, "rollout", label, 0.5)
@@ -99,7 +109,7 @@ def check_goals(run: dict[str, Any]) -> list[dict[str, Any]]:
             ratio = r["p99_us"] / base["p99_us"]
             goals.append({"goal": f"{label}: primary p99 <= 1.10x champion only at 0.5x capacity",
                           "met": ratio <= 1.10, "measured": f"{ratio:.2f}x ({r['p99_us']:.0f} vs "
-                                                            f"{base['p99_us']:.0f} us)"})
+                                                            f"{base['p99_us']:.0f} us){_paired(r, base)}"})
     return goals
 
 

@@ -157,8 +157,11 @@ def run_suite(cfg: SuiteConfig, tick: Callable[[str], None] = lambda _: None) ->
             for s in scenario.series:
                 for point in s.points_for(cfg.quick):
                     r = merge(runs[(s.label, point)])
+                    per_round = [x.summary() for x in runs[(s.label, point)]]
                     summary = r.summary() | {"point": point, "target": s.target, "rounds": rounds,
-                                             "copies": min(rounds, scenario.copies)}
+                                             "copies": min(rounds, scenario.copies),
+                                             "round_rps": [x["rps"] for x in per_round],
+                                             "round_p99_us": [x["p99_us"] for x in per_round]}
                     summary["histogram"] = np.histogram(r.latencies_us, HIST_EDGES_US)[0].tolist()
                     out.setdefault(s.label, []).append(summary)
             results[scenario.name] = {"title": scenario.title, "reference": scenario.reference,
