@@ -131,6 +131,19 @@ def test_queued_counts_are_exact_under_concurrent_drains() -> None:
     assert bins.tolist() == [int((x < 0.5).sum()), int((x >= 0.5).sum())] and sbins.tolist() == [0, 9_000]
 
 
+def test_batch_sizes_are_counted_from_the_computed_batches() -> None:
+    """Each computed batch counts its size once, and every row and score goes to the drift counters."""
+    t = Telemetry(None, "w0")
+    m = t.runner(KEY, *_inputs())
+    sizes = [1, 3, 1, 8, 250, 2]
+    for n in sizes:
+        m.batch(np.full((n, 1), 0.9), np.full(n, 0.1, dtype=np.float32))
+    st = m.state()
+    np.testing.assert_array_equal(st["batch_rows"], np.bincount(hist.indices(np.array(sizes)), minlength=hist.N_BUCKETS))
+    (_, bins, _, _), (_, sbins, _, _) = m.layout.split(st["total"])
+    assert bins.tolist() == [0, sum(sizes)] and sbins.tolist() == [sum(sizes), 0]
+
+
 def test_the_event_loop_drains_the_queues_without_a_reader() -> None:
     import asyncio
 
