@@ -11,7 +11,7 @@ once on another thread held the GIL ~5 ms) and in every read (`state`, including
 what a reader sees is exact and complete; the request path drains only if a queue passes PENDING_MAX, and then
 only if nobody else is draining. Error counts, shed and expired stay immediate (single writer: the event
 loop). A background thread snapshots the counters every second into the run directory
-(`<home>/telemetry/<run>/<worker>.npz`, atomic rename); a reader sums its own live counters with the other
+(`<home>/telemetry/<run>/<worker>.snap`, atomic rename); a reader sums its own live counters with the other
 workers' latest snapshots, so with `--workers N` every figure covers all workers (other workers' figures are
 at most one snapshot interval old). Injected, never global: tests build their own.
 """
@@ -19,7 +19,6 @@ at most one snapshot interval old). Injected, never global: tests build their ow
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
 import threading
@@ -39,6 +38,7 @@ from server.telemetry.comparison import GRID, ShadowCounters, shadow_summary
 from server.telemetry.drift import DriftCounter, DriftLayout, figures, window_counts
 
 STAGES = ("queue", "transform", "infer", "total")
+_SNAP_MAGIC, _SNAP_SUFFIX = b"SGSNAP01", ".snap"  # Telemetry.write_snapshot
 _ARRAYS = ("batch_rows", "slices", "stamps", "total", "score_grid", "shadow_counts", "shadow_delta")  # per version
 
 
@@ -148,6 +148,27 @@ class RunnerMetrics:
                 "shadow_delta": self.shadow.delta.copy()}
 
 
+def _read_snapshot(raw: bytes) -> list[dict[str, Any]]:
+    """The counters in one worker's snapshot (Telemetry.write_snapshot's layout), one dict per version."""
+    if raw[:8] != _SNAP_MAGIC:
+        raise ValueError("not a telemetry snapshot")
+    start = 16 + int.from_bytes(raw[8:16], "little")
+    meta, data = json.loads(raw[16:start]), np.frombuffer(raw, dtype=np.int64, offset=start)
+    out, at = [], 0
+    for item in meta:
+        arrays = []
+        for shape in item["shapes"]:
+            size = int(np.prod(shape))
+            arrays.append(data[at:at + size].reshape(shape))
+            at += size
+        names = item["latency"]
+        out.append({"key": tuple(item["key"]), "latency": dict(zip(names, arrays)), "status": item["status"],
+                    "shed": item["shed"], "expired": item["expired"], **dict(zip(_ARRAYS, arrays[len(names):]))})
+    if at != data.size:
+        raise ValueError("telemetry snapshot: the index does not match the data")
+    return out
+
+
 @dataclass
 class Aggregate:
     """One model version's counters summed over every worker."""
@@ -240,38 +261,39 @@ class Telemetry:
         self.write_snapshot()
 
     def write_snapshot(self) -> None:
+        """Every counter of this process in one file (`<worker>.snap`, replaced atomically): a JSON index, then
+        every counter array end to end as one int64 array. Why not np.savez: its zip bookkeeping, CRCs and
+        copies held the GIL ~1 ms each second (a stall for every request in flight); here the GIL is held for
+        one concatenation (~0.1 ms) and the write is one system call."""
         if self.run_dir is None:
             return
-        entries = [(list(key), m.state()) for key, m in list(self.runners.items())]
-        buf = io.BytesIO()
-        arrays, meta = {}, []
-        for i, (key, st) in enumerate(entries):
-            item = {"key": key, "latency": sorted(st["latency"]), "status": st["status"], "shed": st["shed"],
-                    "expired": st["expired"]}
-            for j, name in enumerate(item["latency"]):
-                arrays[f"r{i}_lat{j}"] = st["latency"][name]
-            for part in _ARRAYS:
-                arrays[f"r{i}_{part}"] = st[part]
-            meta.append(item)
-        np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+        meta, parts = [], []
+        for key, st in [(list(key), m.state()) for key, m in list(self.runners.items())]:
+            names = sorted(st["latency"])
+            arrays = [st["latency"][n] for n in names] + [st[p] for p in _ARRAYS]
+            meta.append({"key": key, "latency": names, "status": st["status"], "shed": st["shed"],
+                         "expired": st["expired"], "shapes": [list(a.shape) for a in arrays]})
+            parts += [a.ravel() for a in arrays]
+        data = np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, dtype=np.int64)
+        index = json.dumps(meta).encode()
+        index += b" " * (-len(index) % 8)  # the data starts 8-byte aligned
         tmp = self.run_dir / f".{self.worker}.tmp"
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, self.run_dir / f"{self.worker}.npz")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.writev(fd, [_SNAP_MAGIC + len(index).to_bytes(8, "little") + index, memoryview(data).cast("B")])
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.run_dir / f"{self.worker}{_SNAP_SUFFIX}")
 
     def _others(self) -> list[dict[str, Any]]:
         out = []
         if self.run_dir is None:
             return out
-        for path in sorted(self.run_dir.glob("*.npz")):
+        for path in sorted(self.run_dir.glob(f"*{_SNAP_SUFFIX}")):
             if path.stem == self.worker:
                 continue
             try:
-                with np.load(path) as z:
-                    for i, item in enumerate(json.loads(bytes(z["meta"]).decode())):
-                        st = {"latency": {n: z[f"r{i}_lat{j}"] for j, n in enumerate(item["latency"])},
-                              "status": item["status"], "shed": item["shed"], "expired": item["expired"],
-                              **{p: z[f"r{i}_{p}"] for p in _ARRAYS}}
-                        out.append({"key": tuple(item["key"]), **st})
+                out += _read_snapshot(path.read_bytes())
             except (OSError, ValueError, KeyError):  # a snapshot being replaced: next read sees it
                 continue
         return out

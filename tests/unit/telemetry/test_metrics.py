@@ -63,6 +63,11 @@ def test_aggregates_sum_every_worker(tmp_path: Path) -> None:
     (version,) = reader.drift_report("m", "all")["versions"]
     score = next(f for f in version["figures"] if f["name"] == "score")
     assert score["count"] == 300 and score["actual"] == [0.0, 1.0]
+    whole = (tmp_path / "w1.snap").read_bytes()
+    (tmp_path / "w1.snap").write_bytes(whole[:-8])  # a torn or foreign file is skipped, never half counted
+    (tmp_path / "w2.snap").write_bytes(b"not a snapshot")
+    (agg,) = reader.aggregates().values()
+    assert agg.status["champion|OK"] == 105
 
 
 def test_prometheus_exposition_parses_and_buckets_are_cumulative(tmp_path: Path) -> None:
