@@ -39,6 +39,7 @@ from server.telemetry.drift import DriftCounter, DriftLayout, figures, window_co
 
 STAGES = ("queue", "transform", "infer", "total")
 _SNAP_MAGIC, _SNAP_SUFFIX = b"SGSNAP01", ".snap"  # Telemetry.write_snapshot
+_ONE_ROW = hist.index(1)
 _ARRAYS = ("batch_rows", "slices", "stamps", "total", "score_grid", "shadow_counts", "shadow_delta")  # per version
 
 
@@ -75,8 +76,8 @@ class RunnerMetrics:
             self.drain(wait=False)
 
     def batch(self, x: np.ndarray, scores: np.ndarray) -> None:
-        """A computed batch (any thread), for the batch-size and drift counters; held by reference (callers
-        never mutate it afterwards)."""
+        """A computed batch (any thread, never empty), for the batch-size and drift counters; held by reference
+        (callers never mutate it afterwards)."""
         q = self._batches
         q.append((x, scores))
         if len(q) > self.PENDING_MAX:
@@ -110,9 +111,12 @@ class RunnerMetrics:
         items = [q.popleft() for _ in range(len(q))]  # producers may append meanwhile: the next drain's
         if not items:
             return
-        hist.record_many(self.batch_rows, np.array([s.shape[0] for _, s in items], dtype=np.int64))
         x = items[0][0] if len(items) == 1 else np.concatenate([i[0] for i in items])
         scores = items[0][1] if len(items) == 1 else np.concatenate([i[1] for i in items])
+        if scores.shape[0] == len(items):  # as many rows as batches, none empty: every batch one row (single-row
+            self.batch_rows[_ONE_ROW] += len(items)  # traffic, the common case): one bucket, no per-batch list
+        else:
+            hist.record_many(self.batch_rows, np.array([s.shape[0] for _, s in items], dtype=np.int64))
         self.drift_counter.record(x, scores, self.score_grid)
 
     def _drain_served(self) -> None:

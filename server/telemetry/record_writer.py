@@ -25,7 +25,7 @@ TOO_LONG = -2
 _TEXT = nt.Bytes(nt.uint8, 1, "C", readonly=True)
 # One signature, compiled (or loaded from Numba's cache) at import: the codecs give every request float64
 # rows in C order; anything else raises TypeError instead of compiling on a live request.
-_SIGNATURE = nt.int64(nt.uint8[::1], nt.int64, nt.int64, nt.float64[:, ::1], nt.int64[::1], nt.int64[::1],
+_SIGNATURE = nt.int64(nt.uint8[::1], nt.int64, nt.int64, nt.float64[:, ::1], nt.uint32[::1], nt.int64[::1],
                       nt.int64, nt.int64, nt.int64, nt.float64, nt.boolean, _TEXT, _TEXT, _TEXT)
 _MAX_TEXT = 0xFFFF
 

@@ -149,6 +149,24 @@ def test_batch_sizes_are_counted_from_the_computed_batches() -> None:
     assert bins.tolist() == [0, sum(sizes)] and sbins.tolist() == [sum(sizes), 0]
 
 
+def test_single_row_batches_are_counted_in_bulk_and_mixed_drains_stay_exact() -> None:
+    """A drain of only one-row batches counts them in one step (the common case); a drain mixing sizes, or a
+    second drain, still counts every size exactly."""
+    t = Telemetry(None, "w0")
+    m = t.runner(KEY, *_inputs())
+    sizes: list[int] = []
+    for drain in ([1] * 500, [1, 2, 1, 1], [1] * 7, [3, 1]):
+        for n in drain:
+            m.batch(np.full((n, 1), 0.9), np.full(n, 0.1, dtype=np.float32))
+        m.drain()
+        sizes += drain
+    st = m.state()
+    expected = np.bincount(hist.indices(np.array(sizes)), minlength=hist.N_BUCKETS)
+    np.testing.assert_array_equal(st["batch_rows"], expected)
+    (_, bins, _, _), _ = m.layout.split(st["total"])
+    assert bins.tolist() == [0, sum(sizes)]
+
+
 def test_the_event_loop_drains_the_queues_without_a_reader() -> None:
     import asyncio
 
