@@ -6,6 +6,11 @@ an identical one for its whole life.
     python -m benchmarks.ab --config off='--decision-log off' --config on= [--copies 3] [--rounds 3]
         [--config 'probe=SOME_ENV=1 --decision-log off']   # NAME=value words set the environment
         [--seconds 3] [--rate 2000]      # --rate: open loop at that rate (compare CPU per request)
+        [--pause-children on]            # that config's children (the chainer) stay paused in its rounds
+
+`--pause-children LABEL` measures what the children's CPU costs the gateway: in LABEL's rounds they stay
+SIGSTOPped; after every round (of any configuration) the children of the server just loaded run alone
+until they are idle, so no configuration's catch-up lands in another's round.
 
 Prints per configuration: rps, p99 per round, and CPU per request split into the gateway process (user,
 sys) and its children (the decision chainer). Not part of the suite: a tool for open performance work.
@@ -47,9 +52,12 @@ def _rounds(servers: list, labels: list[str], args: argparse.Namespace) -> dict[
         rows = sample_rows(4096)
         for _ in range(args.rounds):
             for label, target in servers:
+                pause = label in args.pause_children
                 for _, other in servers:
                     for pid in other.pids:
                         os.kill(pid, signal.SIGCONT if other is target else signal.SIGSTOP)
+                for pid in target.pids[1:] if pause else []:
+                    os.kill(pid, signal.SIGSTOP)
                 spec = LoadSpec(target=target.address, method=payloads.METHODS["score"],
                                 payloads=payloads.build("score", rows, 1, count=64),
                                 mode="open" if args.rate else "closed", concurrency=args.concurrency,
@@ -59,11 +67,28 @@ def _rounds(servers: list, labels: list[str], args: argparse.Namespace) -> dict[
                 u0, k0, w0 = _ticks(main_pid), proc_cpu_seconds(kids), time.perf_counter()
                 out = pool.run(spec, target.pids)
                 wall = time.perf_counter() - w0
-                u1, k1 = _ticks(main_pid), proc_cpu_seconds(kids)
+                u1 = _ticks(main_pid)
                 n = out.rps * wall
+                for pid in kids if pause else []:
+                    os.kill(pid, signal.SIGCONT)
+                k1 = _settle(kids)  # the children's catch-up after the round is charged to its configuration
                 results[label].append((out.rps, out.summary()["p99_us"] / 1000, (u1[0] - u0[0]) / hz / n,
                                        (u1[1] - u0[1]) / hz / n, (k1 - k0) / n, (u1[2] - u0[2]) / n))
     return results
+
+
+def _settle(pids: list[int], quiet_s: float = 0.3, timeout_s: float = 60.0) -> float:
+    """Wait until the processes use under 2% of a core over `quiet_s`; return their CPU seconds then."""
+    from benchmarks.loadgen import proc_cpu_seconds
+
+    deadline, last = time.monotonic() + timeout_s, proc_cpu_seconds(pids)
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        now = proc_cpu_seconds(pids)
+        if now - last < 0.02 * quiet_s:
+            return now
+        last = now
+    return last
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--rate", type=float, default=0.0, help="open loop at this rate; 0 = closed loop")
+    ap.add_argument("--pause-children", action="append", default=[], metavar="LABEL",
+                    help="keep this configuration's child processes paused during its rounds (repeatable)")
     args = ap.parse_args(argv)
     configs = [(c.split("=", 1)[0], shlex.split(c.split("=", 1)[1] if "=" in c else "")) for c in args.config]
     with tempfile.TemporaryDirectory(prefix="scoregate-ab-") as tmp:
