@@ -36,6 +36,26 @@ def _bin(table: np.ndarray, off: int, cnt: int, v: float) -> float:
     return float(lo)
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _bin_block(buf: np.ndarray, acc: np.ndarray, m: int, table: np.ndarray, off: int, cnt: int) -> None:
+    """buf[:m] = searchsorted(table[off:off + cnt], buf[:m], side="right"), NaN kept, in place."""
+    if cnt <= LINEAR_BIN_MAX:
+        # sorted table: searchsorted(side="right") is the count of edges <= v, computed edge by edge over the
+        # whole block (vectorised); NaN compares false everywhere and stays NaN
+        for i in range(m):
+            acc[i] = 0.0
+        for j in range(cnt):
+            e = table[off + j]
+            for i in range(m):
+                acc[i] += 1.0 if e <= buf[i] else 0.0
+        for i in range(m):
+            v = buf[i]
+            buf[i] = v if np.isnan(v) else acc[i]
+    else:
+        for i in range(m):
+            buf[i] = _bin(table, off, cnt, buf[i])
+
+
 @njit(nogil=True, cache=True)
 def run_program(x, lane_source, lane_start, lane_len, op_code, op_a, op_b, op_off, op_cnt, table, out):
     n = x.shape[0]
@@ -71,23 +91,7 @@ def run_program(x, lane_source, lane_start, lane_len, op_code, op_a, op_b, op_of
                         v = buf[i] * a
                         buf[i] = v + b
                 elif c == BIN:
-                    off = op_off[k]
-                    cnt = op_cnt[k]
-                    if cnt <= LINEAR_BIN_MAX:
-                        # sorted table: searchsorted(side="right") is the count of edges <= v, computed edge by
-                        # edge over the whole block (vectorised); NaN compares false everywhere and stays NaN
-                        for i in range(m):
-                            acc[i] = 0.0
-                        for j in range(cnt):
-                            e = table[off + j]
-                            for i in range(m):
-                                acc[i] += 1.0 if e <= buf[i] else 0.0
-                        for i in range(m):
-                            v = buf[i]
-                            buf[i] = v if np.isnan(v) else acc[i]
-                    else:
-                        for i in range(m):
-                            buf[i] = _bin(table, off, cnt, buf[i])
+                    _bin_block(buf, acc, m, table, op_off[k], op_cnt[k])
                 elif c == EQ:
                     if np.isnan(a):
                         for i in range(m):
