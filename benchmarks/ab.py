@@ -56,14 +56,14 @@ def _rounds(servers: list, labels: list[str], args: argparse.Namespace) -> dict[
                 for _, other in servers:
                     for pid in other.pids:
                         os.kill(pid, signal.SIGCONT if other is target else signal.SIGSTOP)
-                for pid in target.pids[1:] if pause else []:
+                main_pid, *kids = target.pids  # one read of /proc: the server, then its children
+                for pid in kids if pause else []:
                     os.kill(pid, signal.SIGSTOP)
                 spec = LoadSpec(target=target.address, method=payloads.METHODS["score"],
                                 payloads=payloads.build("score", rows, 1, count=64),
                                 mode="open" if args.rate else "closed", concurrency=args.concurrency,
                                 rate=args.rate, duration_s=args.seconds, warmup_s=0.5, processes=2,
                                 rows_per_request=1, timeout_s=5.0)
-                main_pid, kids = target.pids[0], target.pids[1:]
                 u0, k0, w0 = _ticks(main_pid), proc_cpu_seconds(kids), time.perf_counter()
                 out = pool.run(spec, target.pids)
                 wall = time.perf_counter() - w0
